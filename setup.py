@@ -1,0 +1,24 @@
+"""Install the paddlevideo YouTube-8M package: ``pip install -e .``.
+
+PaddlePaddle itself is not pinned here: install the CPU build (``pip install paddlepaddle==3.3.1``)
+or the GPU build that matches your CUDA from PaddlePaddle's own index.
+"""
+from setuptools import find_packages, setup
+
+setup(
+    name="paddlevideo-yt8m",
+    version="0.1.0",
+    description="YouTube-8M video classification (AttentionLSTM, AttentionCluster) on PaddlePaddle",
+    packages=find_packages(include=["paddlevideo", "paddlevideo.*"]),
+    python_requires=">=3.10",
+    install_requires=[
+        "numpy>=1.23",
+        "pyyaml>=5.4",
+        "tqdm>=4.60",
+        "protobuf>=4.21",
+        "crc32c>=2.3",
+    ],
+    extras_require={
+        "test": ["pytest>=7"],
+    },
+)
