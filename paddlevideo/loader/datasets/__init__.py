@@ -1,0 +1,1 @@
+from . import yt8m_tfrecord  # noqa: F401  (registration)

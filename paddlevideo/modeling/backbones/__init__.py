@@ -1,0 +1,1 @@
+from . import attention_lstm  # noqa: F401

@@ -1,0 +1,1 @@
+from . import mlp_head  # noqa: F401

@@ -1,0 +1,46 @@
+"""Build datasets and data loaders from the ``DATASET`` / ``PIPELINE`` sections of a config."""
+from __future__ import annotations
+
+import inspect
+from typing import Any, Mapping
+
+from paddle.io import DataLoader
+
+from ..utils.registry import build
+from . import datasets, pipelines  # noqa: F401  (registration)
+from .registry import DATASETS, PIPELINES
+
+
+def build_dataset(cfg: Mapping[str, Any], mode: str) -> Any:
+    """Build ``DATASET.<mode>`` with ``PIPELINE.<mode>`` as its pipeline.
+
+    The dataset config names its class with ``format`` (PaddleVideo's key). ``mode`` is one of
+    train, valid, test. Pipeline steps that take ``num_classes`` and do not set it get
+    ``MODEL.head.num_classes``, so the class count is written once.
+
+    Raises:
+        KeyError: if the config has no ``DATASET.<mode>``; ValueError / KeyError for unknown names or options.
+    """
+    datasets = cfg.get("DATASET") or {}
+    if mode not in datasets:
+        raise KeyError(f"the config has no DATASET.{mode} section (it has: {', '.join(k for k in datasets)})")
+    pipelines = cfg.get("PIPELINE") or {}
+    steps = [dict(s) for s in (pipelines.get(mode) or [])]
+    num_classes = ((cfg.get("MODEL") or {}).get("head") or {}).get("num_classes")
+    for step in steps:
+        if num_classes is not None and "num_classes" not in step and step.get("name") in PIPELINES \
+                and "num_classes" in inspect.signature(PIPELINES.get(step["name"])).parameters:
+            step["num_classes"] = num_classes
+    return build(datasets[mode], DATASETS, key="format", pipeline=steps)
+
+
+def build_dataloader(dataset: Any, batch_size: int, num_workers: int = 0, **kwargs: Any) -> DataLoader:
+    """A ``paddle.io.DataLoader`` over an iterable dataset, batched with the dataset's own ``collate``.
+
+    Args:
+        dataset: a dataset with a ``collate`` method.
+        batch_size: videos per batch (per device).
+        num_workers: loader worker processes (0 reads in the main process).
+    """
+    return DataLoader(dataset, batch_size=int(batch_size), num_workers=int(num_workers),
+                      collate_fn=dataset.collate, **kwargs)

@@ -1,0 +1,78 @@
+"""Saving and loading weights: atomic writes, strict shape checks, clear errors."""
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Any, Dict, Mapping
+
+import numpy as np
+import paddle
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file is missing, unreadable, or does not fit the model (names the file and parameter)."""
+
+
+def save_atomic(obj: Any, path: str) -> None:
+    """``paddle.save(obj, path)`` through a temporary file in the same directory and ``os.replace``, so
+    a crash at any moment leaves either the old file or the new one, never a truncated one."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp_" + os.path.basename(path), dir=directory)
+    os.close(fd)
+    try:
+        paddle.save(obj, tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def load_state(path: str) -> Dict[str, Any]:
+    """Load a ``.pdparams`` / ``.pdopt`` file.
+
+    Raises:
+        CheckpointError: if the file does not exist or cannot be read (truncated, not a Paddle file).
+    """
+    if not os.path.isfile(path):
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        state = paddle.load(path)
+    except Exception as e:  # paddle raises many kinds for a damaged file
+        raise CheckpointError(f"cannot read checkpoint {path}: {type(e).__name__}: {e} "
+                              "(truncated or not a Paddle checkpoint?)") from None
+    if not isinstance(state, Mapping):
+        raise CheckpointError(f"checkpoint {path} holds a {type(state).__name__}, not a state dict")
+    return dict(state)
+
+
+def set_state_strict(model: paddle.nn.Layer, state: Mapping[str, Any], source: str) -> None:
+    """Load ``state`` into ``model``, requiring the same parameter names and shapes.
+
+    Raises:
+        CheckpointError: naming ``source`` and the first missing, unexpected or mis-shaped parameter.
+    """
+    own = model.state_dict()
+    for name, tensor in own.items():
+        if name not in state:
+            raise CheckpointError(f"{source}: parameter {name!r} of the model is missing from the checkpoint "
+                                  f"(the checkpoint has e.g. {sorted(state)[:3]})")
+        shape = list(np.shape(state[name]))
+        if shape != list(tensor.shape):
+            raise CheckpointError(f"{source}: parameter {name!r} has shape {shape} in the checkpoint but "
+                                  f"{list(tensor.shape)} in the model (wrong model or config?)")
+    extra = [k for k in state if k not in own]
+    if extra:
+        raise CheckpointError(f"{source}: parameter {extra[0]!r} in the checkpoint is not in the model")
+    model.set_state_dict(dict(state))
+
+
+def load_weights(model: paddle.nn.Layer, path: str) -> None:
+    """Load ``.pdparams`` weights into ``model`` strictly (see :func:`set_state_strict`).
+
+    Raises:
+        CheckpointError: unreadable file or a parameter that does not fit.
+    """
+    set_state_strict(model, load_state(path), path)

@@ -1,0 +1,40 @@
+"""The package's one logger. Nothing is configured at import time: entry points call :func:`setup_logger`."""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import Optional
+
+LOGGER_NAME = "paddlevideo"
+
+
+def get_logger() -> logging.Logger:
+    """Return the ``paddlevideo`` logger (configured or not)."""
+    return logging.getLogger(LOGGER_NAME)
+
+
+def setup_logger(output_dir: Optional[str] = None, rank: int = 0, level: int = logging.INFO,
+                 filename: str = "train.log") -> logging.Logger:
+    """Configure the package logger: console on every rank at ``level`` (WARNING on ranks > 0), and, on
+    rank 0 only, a file ``<output_dir>/<filename>``.
+
+    Calling it again replaces the handlers it installed before.
+    """
+    logger = get_logger()
+    logger.setLevel(level)
+    logger.propagate = False
+    for h in list(logger.handlers):
+        logger.removeHandler(h)
+        h.close()
+    fmt = logging.Formatter("[%(asctime)s] %(levelname)s %(message)s", datefmt="%Y-%m-%d %H:%M:%S")
+    console = logging.StreamHandler(sys.stdout)
+    console.setFormatter(fmt)
+    console.setLevel(level if rank == 0 else logging.WARNING)
+    logger.addHandler(console)
+    if output_dir and rank == 0:
+        os.makedirs(output_dir, exist_ok=True)
+        fh = logging.FileHandler(os.path.join(output_dir, filename), encoding="utf-8")
+        fh.setFormatter(fmt)
+        logger.addHandler(fh)
+    return logger
