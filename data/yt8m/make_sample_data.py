@@ -1,0 +1,110 @@
+"""Write a small, learnable sample dataset in the exact YouTube-8M frame-level TFRecord schema.
+
+    python data/yt8m/make_sample_data.py                      # -> data/yt8m/frame/{train,validate}000N.tfrecord
+    python data/yt8m/make_sample_data.py --out_dir /tmp/yt8m --num_classes 50 --train_videos 400
+
+How the videos are made (deterministic for a given --seed):
+- every class c has a fixed prototype in rgb space (1024-d) and in audio space (128-d);
+- a video has 1-4 labels and 1-300 frames; for each label a random subset of its frames
+  (``--signal_fraction`` on average) shows that class's prototype plus Gaussian noise;
+- the other frames are noise, or, at a low rate (``--distractor_rate``), the prototype of a class the
+  video is not labelled with;
+- values are quantized with the YouTube-8M encoder (``round((clip(x, -2, 2) + 2) * 255 / 4)``) and
+  written as SequenceExamples with context ``id`` / ``labels`` and feature lists ``rgb`` / ``audio``.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Dict, Iterator, List
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+from paddlevideo.loader.yt8m import quantize_numpy, write_tfrecord  # noqa: E402
+
+FEATURE_DIMS = {"rgb": 1024, "audio": 128}
+
+
+def make_prototypes(num_classes: int, rng: np.random.Generator) -> Dict[str, np.ndarray]:
+    """Class prototypes: float32 [num_classes, D] per modality, entries N(0, 0.8^2)."""
+    return {k: rng.normal(0.0, 0.8, size=(num_classes, d)).astype(np.float32) for k, d in FEATURE_DIMS.items()}
+
+
+def make_video(index: int, split: str, num_classes: int, protos: Dict[str, np.ndarray], rng: np.random.Generator,
+               max_frames: int, signal_fraction: float, distractor_rate: float, noise: float) -> dict:
+    """One record dict ``{id, labels int64[L], rgb uint8[T,1024], audio uint8[T,128]}``."""
+    num_labels = int(rng.integers(1, 5))
+    labels = rng.choice(num_classes, size=num_labels, replace=False).astype(np.int64)
+    length = int(rng.integers(1, max_frames + 1))
+    feats = {k: rng.normal(0.0, noise, size=(length, d)).astype(np.float32) for k, d in FEATURE_DIMS.items()}
+    for c in labels:
+        shown = rng.random(length) < signal_fraction
+        shown[rng.integers(length)] = True  # every label is visible in at least one frame
+        for k in feats:
+            feats[k][shown] += protos[k][c]
+    others = np.setdiff1d(np.arange(num_classes), labels)
+    distract = rng.random(length) < distractor_rate
+    if distract.any():
+        picks = rng.choice(others, size=int(distract.sum()))
+        for k in feats:
+            feats[k][distract] += 0.5 * protos[k][picks]
+    record = {"id": f"{split[:1]}{index:05d}", "labels": labels}
+    record.update({k: quantize_numpy(v) for k, v in feats.items()})
+    return record
+
+
+def generate_split(split: str, num_videos: int, shards: int, out_dir: str, seed: int, protos, args) -> List[str]:
+    """Write ``num_videos`` videos of ``split`` into ``shards`` files ``<split>NNNN.tfrecord``; returns paths."""
+    paths = []
+    per_shard = int(np.ceil(num_videos / shards))
+    for s in range(shards):
+        rng = np.random.default_rng([seed, 1 if split == "train" else 2, s])
+        lo, hi = s * per_shard, min(num_videos, (s + 1) * per_shard)
+
+        def records(lo=lo, hi=hi, rng=rng) -> Iterator[dict]:
+            for i in range(lo, hi):
+                yield make_video(i, split, args.num_classes, protos, rng, args.max_frames,
+                                 args.signal_fraction, args.distractor_rate, args.noise)
+
+        path = os.path.join(out_dir, f"{split}{s:04d}.tfrecord")
+        write_tfrecord(path, records())
+        paths.append(path)
+    return paths
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    here = os.path.dirname(os.path.abspath(__file__))
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out_dir", default=os.path.join(here, "frame"))
+    p.add_argument("--num_classes", type=int, default=100)
+    p.add_argument("--train_videos", type=int, default=1000)
+    p.add_argument("--valid_videos", type=int, default=250)
+    p.add_argument("--train_shards", type=int, default=4)
+    p.add_argument("--valid_shards", type=int, default=2)
+    p.add_argument("--max_frames", type=int, default=300)
+    p.add_argument("--signal_fraction", type=float, default=0.15)
+    p.add_argument("--distractor_rate", type=float, default=0.05)
+    p.add_argument("--noise", type=float, default=0.6)
+    p.add_argument("--seed", type=int, default=2018)
+    p.add_argument("--force", action="store_true", help="rewrite even if the files exist")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    marker = os.path.join(args.out_dir, f"validate{args.valid_shards - 1:04d}.tfrecord")
+    if os.path.exists(marker) and not args.force:
+        print(f"sample data already in {args.out_dir} (use --force to rewrite)")
+        return 0
+    os.makedirs(args.out_dir, exist_ok=True)
+    protos = make_prototypes(args.num_classes, np.random.default_rng([args.seed, 0]))
+    train = generate_split("train", args.train_videos, args.train_shards, args.out_dir, args.seed, protos, args)
+    valid = generate_split("validate", args.valid_videos, args.valid_shards, args.out_dir, args.seed, protos, args)
+    print(f"wrote {len(train)} train and {len(valid)} validate shards to {args.out_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
