@@ -1,0 +1,381 @@
+"""YouTube-8M evaluation metrics: Hit@1, PERR, GAP@k and mAP@k, batch functions and a streaming metric.
+
+Definitions follow Google's starter code ``eval_util.py`` (YT8M.md §3), with P = predictions
+float [N, C] and Y = labels [N, C] (0/1):
+
+* **Hit@1**: ``mean_i Y[i, argmax_c P[i, c]]``; ties go to the lowest class index; a video with no
+  labels counts 0 and stays in the denominator.
+* **PERR** (precision at equal recall rate): for each video with ``k_i = sum(Y[i])`` labels, the
+  fraction of its ``k_i`` top-scored classes that are positive *and* have a score > 0; a video with
+  no labels counts 0 (Google's ``argpartition(P, -0)`` takes all C classes, giving 0/C).
+* **GAP@k** (global average precision): every video contributes its top-k (class, score, label)
+  triplets to one pool over the whole split; GAP is the average precision of that pool ranked by
+  score, normalised by the number of *all* positive labels (positives that never reach a top-k still
+  count, so GAP < 1 when a video has more than k labels).
+* **mAP@k**: one AP per class over the entries where that class is in a video's top-k, each
+  normalised by all positives of that class; classes without positives are left out of the mean
+  (``filter_empty_classes=True``), a class whose positives never reach a top-k gets AP 0.
+
+Ties. Google's ``ap_at_n`` shuffles (``random.seed(0)``) and then sorts, so its result on tied scores
+depends on the order in which the data arrived (YT8M.md §3.3). Here AP is computed with tied scores
+grouped at one threshold, ``AP = sum_t (R_t - R_{t-1}) * P_t`` over distinct score thresholds (the
+definition of ``sklearn.metrics.average_precision_score``). Without ties this is exactly Google's
+non-interpolated AP; with ties it is independent of batch order and chunking, so one process and N
+processes give the same result. Ties at the top-k boundary of a video are broken by
+``numpy.argpartition``, as in Google's ``top_k_by_class``.
+
+The streaming :class:`YouTube8MMetric` keeps only each video's top-k triplets plus per-class positive
+counts, so memory is O(N * k + C), not O(N * C).
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Tuple
+
+import numpy as np
+
+from .registry import METRICS
+
+__all__ = [
+    "YouTube8MMetric",
+    "average_precision",
+    "calculate_gap",
+    "calculate_hit_at_one",
+    "calculate_map",
+    "calculate_precision_at_equal_recall_rate",
+    "top_k_triplets",
+]
+
+
+def _check_pair(predictions: np.ndarray, actuals: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """Validate and convert a prediction/label pair to float32 / float32 2-D arrays of one shape."""
+    p = np.asarray(predictions, dtype=np.float32)
+    y = np.asarray(actuals)
+    if p.ndim != 2 or p.shape != y.shape:
+        raise ValueError(f"predictions and labels must both be [N, C] of one shape, got "
+                         f"{p.shape} and {y.shape}")
+    return p, (y > 0).astype(np.float32)
+
+
+def calculate_hit_at_one(predictions: np.ndarray, actuals: np.ndarray) -> float:
+    """Hit@1: the fraction of videos whose top-scored class is one of their labels.
+
+    Args:
+        predictions: float [N, C] scores (probabilities or logits; only the order matters).
+        actuals: [N, C] multi-hot labels (any value > 0 is a positive).
+
+    Returns:
+        float in [0, 1]; 0.0 for N = 0. Ties go to the lowest class index (``numpy.argmax``).
+
+    Raises:
+        ValueError: if the two arrays are not 2-D of one shape.
+
+    Source: ``eval_util.calculate_hit_at_one`` (YT8M.md §3.1).
+    """
+    p, y = _check_pair(predictions, actuals)
+    if p.shape[0] == 0:
+        return 0.0
+    top = np.argmax(p, axis=1)
+    return float(y[np.arange(p.shape[0]), top].astype(np.float64).mean())
+
+
+def _perr_sum(p: np.ndarray, y: np.ndarray, sorted_top: Optional[np.ndarray] = None) -> float:
+    """Sum over rows of the PERR precision. ``sorted_top``: optional [N, k] class indices of each row's
+    top-k scores in descending order, reused for rows with at most k labels."""
+    counts = y.sum(axis=1).astype(np.int64)
+    total = 0.0
+    kmax = 0 if sorted_top is None else sorted_top.shape[1]
+    for i in np.nonzero(counts)[0]:
+        k = int(counts[i])
+        if k <= kmax:
+            top = sorted_top[i, :k]
+        else:
+            top = np.argpartition(p[i], -k)[-k:]
+        total += float(np.sum(y[i, top] * (p[i, top] > 0))) / k
+    return total
+
+
+def calculate_precision_at_equal_recall_rate(predictions: np.ndarray, actuals: np.ndarray) -> float:
+    """PERR: mean over videos of the precision among the video's ``k`` top-scored classes, where
+    ``k`` is its number of labels.
+
+    Only positive scores count as hits (Google counts ``P > 0``); a video with no labels counts 0 and
+    stays in the denominator.
+
+    Args:
+        predictions: float [N, C] scores.
+        actuals: [N, C] multi-hot labels.
+
+    Returns:
+        float in [0, 1]; 0.0 for N = 0.
+
+    Raises:
+        ValueError: if the two arrays are not 2-D of one shape.
+
+    Source: ``eval_util.calculate_precision_at_equal_recall_rate`` (YT8M.md §3.2).
+    """
+    p, y = _check_pair(predictions, actuals)
+    if p.shape[0] == 0:
+        return 0.0
+    return _perr_sum(p, y) / p.shape[0]
+
+
+def top_k_triplets(predictions: np.ndarray, actuals: np.ndarray, k: int = 20
+                   ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each video's top-k (class, score, label) triplets, sorted by descending score.
+
+    Args:
+        predictions: float [N, C] scores.
+        actuals: [N, C] multi-hot labels.
+        k: how many classes per video; ``min(k, C)`` are taken.
+
+    Returns:
+        ``(classes int32 [N, k'], scores float32 [N, k'], hits bool [N, k'])`` with ``k' = min(k, C)``.
+        Which of several classes tied at the k-th score is kept is decided by ``numpy.argpartition``.
+
+    Raises:
+        ValueError: if the arrays are not 2-D of one shape or ``k < 1``.
+
+    Source: ``eval_util.top_k_by_class`` / ``top_k_triplets`` (YT8M.md §3.3).
+    """
+    p, y = _check_pair(predictions, actuals)
+    if k < 1:
+        raise ValueError(f"top_k must be >= 1, got {k}")
+    k = min(int(k), p.shape[1])
+    if k < p.shape[1]:
+        idx = np.argpartition(-p, k - 1, axis=1)[:, :k]
+    else:
+        idx = np.broadcast_to(np.arange(k), p.shape).copy()
+    scores = np.take_along_axis(p, idx, axis=1)
+    order = np.argsort(-scores, axis=1, kind="stable")
+    idx = np.take_along_axis(idx, order, axis=1).astype(np.int32)
+    scores = np.take_along_axis(scores, order, axis=1)
+    hits = np.take_along_axis(y, idx, axis=1) > 0
+    return idx, scores, hits
+
+
+def _grouped_ap(groups: np.ndarray, scores: np.ndarray, hits: np.ndarray, num_groups: int) -> np.ndarray:
+    """Tie-grouped average precision of every group's ranked list, not yet divided by positives.
+
+    Args:
+        groups: int [M] group (class) of each entry; scores: float [M]; hits: bool [M].
+        num_groups: number of groups G.
+
+    Returns:
+        float64 [G]: ``sum over the group's positives of precision at the end of their tie group``.
+    """
+    if scores.size == 0:
+        return np.zeros(num_groups, dtype=np.float64)
+    order = np.lexsort((-scores.astype(np.float64), groups))
+    g, s, h = groups[order], scores[order], hits[order].astype(np.int64)
+    n = g.size
+    new_group = np.ones(n, dtype=bool)
+    new_group[1:] = g[1:] != g[:-1]
+    starts = np.nonzero(new_group)[0]
+    group_start = np.repeat(starts, np.diff(np.append(starts, n)))
+    rank = np.arange(n) - group_start + 1                     # 1-based rank within the group
+    cum = np.cumsum(h)
+    before = np.where(group_start > 0, cum[group_start - 1], 0)
+    tp = cum - before                                          # true positives up to here, in the group
+    # A tie run: consecutive entries of one group with one score; precision is read at its last entry.
+    new_run = new_group.copy()
+    new_run[1:] |= s[1:] != s[:-1]
+    run_id = np.cumsum(new_run) - 1
+    run_end = np.append(np.nonzero(new_run)[0][1:], n) - 1
+    end = run_end[run_id]
+    precision_at_end = tp[end] / rank[end]
+    return np.bincount(g, weights=h * precision_at_end, minlength=num_groups)
+
+
+def average_precision(scores: np.ndarray, hits: np.ndarray, total_positives: Optional[float] = None) -> float:
+    """Non-interpolated average precision of one ranked list, with tied scores grouped.
+
+    Args:
+        scores: float [M] scores of the entries.
+        hits: [M] 0/1 or bool, whether each entry is a positive.
+        total_positives: the normaliser (Google's ``num_positives``); default: the positives in ``hits``.
+
+    Returns:
+        ``sum_t (R_t - R_{t-1}) * P_t`` over distinct score thresholds t, with recall measured against
+        ``total_positives``; 0.0 when ``total_positives`` is 0.
+
+    Source: ``average_precision_calculator.ap_at_n`` (equal to it when no scores tie; YT8M.md §3.3).
+    """
+    scores = np.asarray(scores, dtype=np.float32).reshape(-1)
+    hits = np.asarray(hits).reshape(-1) > 0
+    total = float(hits.sum()) if total_positives is None else float(total_positives)
+    if total <= 0:
+        return 0.0
+    ap = _grouped_ap(np.zeros(scores.size, dtype=np.int64), scores, hits, 1)[0]
+    return float(ap / total)
+
+
+def calculate_gap(predictions: np.ndarray, actuals: np.ndarray, top_k: int = 20) -> float:
+    """GAP@top_k of one set of predictions (the whole split at once).
+
+    Args:
+        predictions: float [N, C] scores.
+        actuals: [N, C] multi-hot labels.
+        top_k: triplets per video in the pool (YouTube-8M: 20).
+
+    Returns:
+        float in [0, 1]; 0.0 when there is no positive label.
+
+    Raises:
+        ValueError: if the arrays are not 2-D of one shape or ``top_k < 1``.
+
+    Source: ``eval_util.calculate_gap`` (YT8M.md §3.3); ties as described in the module docstring.
+    """
+    metric = YouTube8MMetric(np.shape(predictions)[1], top_k=top_k)
+    metric.update(predictions, actuals)
+    return metric.accumulate()["gap"]
+
+
+def calculate_map(predictions: np.ndarray, actuals: np.ndarray, top_k: int = 20) -> float:
+    """mAP@top_k: mean over classes with positives of the class's AP over its top-k entries.
+
+    Args:
+        predictions: float [N, C] scores.
+        actuals: [N, C] multi-hot labels.
+        top_k: classes kept per video.
+
+    Returns:
+        float in [0, 1]; 0.0 when no class has a positive.
+
+    Raises:
+        ValueError: if the arrays are not 2-D of one shape or ``top_k < 1``.
+
+    Source: ``eval_util.EvaluationMetrics`` with ``MeanAveragePrecisionCalculator(filter_empty_classes=
+    True)`` (YT8M.md §3.4).
+    """
+    metric = YouTube8MMetric(np.shape(predictions)[1], top_k=top_k)
+    metric.update(predictions, actuals)
+    return metric.accumulate()["map"]
+
+
+@METRICS.register()
+class YouTube8MMetric:
+    """Streaming Hit@1, PERR, GAP@k and mAP@k over a whole split, with O(N * k) memory.
+
+    Feed one batch at a time with :meth:`update`; :meth:`accumulate` computes the metrics of
+    everything fed since :meth:`reset`. The result does not depend on how the videos were split into
+    batches or in what order they came, so :meth:`state` / :meth:`merge` can gather the parts seen by
+    several processes.
+
+    Args:
+        num_classes: C.
+        top_k: triplets kept per video for GAP and mAP (YouTube-8M: 20).
+
+    Raises:
+        ValueError: ``num_classes < 1`` or ``top_k < 1``.
+
+    Source: ``eval_util.EvaluationMetrics(num_class, top_k=20)`` (YT8M.md §3); definitions and ties in
+    the module docstring.
+    """
+
+    def __init__(self, num_classes: int, top_k: int = 20) -> None:
+        if int(num_classes) < 1 or int(top_k) < 1:
+            raise ValueError(f"num_classes and top_k must be >= 1, got {num_classes} and {top_k}")
+        self.num_classes = int(num_classes)
+        self.top_k = min(int(top_k), self.num_classes)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything fed so far."""
+        self._num_videos = 0
+        self._hit_sum = 0.0
+        self._perr_sum = 0.0
+        self._positives = np.zeros(self.num_classes, dtype=np.int64)
+        self._classes: List[np.ndarray] = []
+        self._scores: List[np.ndarray] = []
+        self._hits: List[np.ndarray] = []
+
+    def update(self, predictions: np.ndarray, actuals: np.ndarray) -> None:
+        """Add one batch.
+
+        Args:
+            predictions: float [B, C] scores (sigmoid probabilities).
+            actuals: [B, C] multi-hot labels.
+
+        Raises:
+            ValueError: wrong shapes or a class count other than ``num_classes``.
+        """
+        p, y = _check_pair(predictions, actuals)
+        if p.shape[1] != self.num_classes:
+            raise ValueError(f"expected {self.num_classes} classes, got predictions of shape {p.shape}")
+        if p.shape[0] == 0:
+            return
+        classes, scores, hits = top_k_triplets(p, y, self.top_k)
+        self._hit_sum += float(y[np.arange(p.shape[0]), np.argmax(p, axis=1)].sum())
+        self._perr_sum += _perr_sum(p, y, classes)
+        self._positives += y.sum(axis=0).astype(np.int64)
+        self._num_videos += p.shape[0]
+        self._classes.append(classes)
+        self._scores.append(scores)
+        self._hits.append(hits)
+
+    def state(self) -> Dict[str, Any]:
+        """Everything :meth:`accumulate` needs, as plain numpy values (picklable, for gathering)."""
+        k = self.top_k
+        return {
+            "num_classes": self.num_classes,
+            "top_k": k,
+            "num_videos": self._num_videos,
+            "hit_sum": self._hit_sum,
+            "perr_sum": self._perr_sum,
+            "positives": self._positives.copy(),
+            "classes": np.concatenate(self._classes) if self._classes else np.zeros((0, k), np.int32),
+            "scores": np.concatenate(self._scores) if self._scores else np.zeros((0, k), np.float32),
+            "hits": np.concatenate(self._hits) if self._hits else np.zeros((0, k), bool),
+        }
+
+    def merge(self, state: Dict[str, Any]) -> None:
+        """Add the videos of another metric's :meth:`state` (e.g. gathered from another process).
+
+        Raises:
+            ValueError: if the other metric has a different ``num_classes`` or ``top_k``.
+        """
+        if state["num_classes"] != self.num_classes or state["top_k"] != self.top_k:
+            raise ValueError(f"cannot merge a metric state with num_classes={state['num_classes']}, "
+                             f"top_k={state['top_k']} into num_classes={self.num_classes}, top_k={self.top_k}")
+        self._num_videos += int(state["num_videos"])
+        self._hit_sum += float(state["hit_sum"])
+        self._perr_sum += float(state["perr_sum"])
+        self._positives += np.asarray(state["positives"], dtype=np.int64)
+        if len(state["classes"]):
+            self._classes.append(np.asarray(state["classes"], dtype=np.int32))
+            self._scores.append(np.asarray(state["scores"], dtype=np.float32))
+            self._hits.append(np.asarray(state["hits"], dtype=bool))
+
+    def accumulate(self) -> Dict[str, float]:
+        """Compute the metrics of everything fed since :meth:`reset`.
+
+        Returns:
+            ``{"hit_at_one", "perr", "gap", "map", "num_videos"}``; all 0.0 when nothing was fed.
+        """
+        n = self._num_videos
+        if n == 0:
+            return {"hit_at_one": 0.0, "perr": 0.0, "gap": 0.0, "map": 0.0, "num_videos": 0}
+        st = self.state()
+        classes = st["classes"].reshape(-1).astype(np.int64)
+        scores = st["scores"].reshape(-1)
+        hits = st["hits"].reshape(-1)
+        positives = self._positives
+        total = int(positives.sum())
+        gap = 0.0
+        if total > 0:
+            gap = float(_grouped_ap(np.zeros_like(classes), scores, hits, 1)[0] / total)
+        per_class = _grouped_ap(classes, scores, hits, self.num_classes)
+        has_pos = positives > 0
+        mean_ap = float(np.mean(per_class[has_pos] / positives[has_pos])) if has_pos.any() else 0.0
+        return {"hit_at_one": self._hit_sum / n, "perr": self._perr_sum / n, "gap": gap, "map": mean_ap,
+                "num_videos": n}
+
+    def per_class_ap(self) -> Tuple[np.ndarray, np.ndarray]:
+        """Per-class AP@k and positive counts: ``(ap float64 [C], positives int64 [C])``; AP is 0 for a
+        class without positives (such classes are left out of mAP)."""
+        st = self.state()
+        per_class = _grouped_ap(st["classes"].reshape(-1).astype(np.int64), st["scores"].reshape(-1),
+                                st["hits"].reshape(-1), self.num_classes)
+        pos = self._positives
+        ap = np.divide(per_class, pos, out=np.zeros(self.num_classes), where=pos > 0)
+        return ap, pos.copy()
