@@ -74,5 +74,11 @@ def load_weights(model: paddle.nn.Layer, path: str) -> None:
 
     Raises:
         CheckpointError: unreadable file or a parameter that does not fit.
+
+    Checkpoints in a known foreign layout (PaddleVideo's ``AttentionLstmHead``) are renamed first, see
+    :mod:`paddlevideo.modeling.compat`.
     """
-    set_state_strict(model, load_state(path), path)
+    from ..modeling.compat import convert_foreign_state  # local: modeling imports utils
+
+    state, origin = convert_foreign_state(load_state(path), model.state_dict().keys())
+    set_state_strict(model, state, path if origin is None else f"{path} ({origin}, renamed)")

@@ -1,0 +1,1 @@
+"""Export to Paddle Inference / ONNX and prediction with Paddle Inference."""
