@@ -12,6 +12,7 @@ from ...utils.logger import get_logger
 from ..pipelines import Compose, collate_frames
 from ..registry import DATASETS
 from ..yt8m import CorruptRecordError, read_tfrecord
+from .bucketing import bucket_by_length
 from .sharding import dist_rank_and_world, reader_shard
 
 
@@ -47,6 +48,8 @@ class YouTube8MTFRecordDataset(IterableDataset):
         shuffle: shuffle files per epoch and records in a buffer (training).
         shuffle_buffer: records held in the shuffle buffer.
         seed: base seed of the shuffling (combined with the epoch).
+        bucket_window: length bucketing (see :mod:`.bucketing`): batches per sorting window, 0 = off.
+        bucket_batch_size: the loader's batch size, required when ``bucket_window > 0``.
 
     Yields pipeline outputs (record dicts); :meth:`collate` turns a list of them into a batch.
 
@@ -59,8 +62,11 @@ class YouTube8MTFRecordDataset(IterableDataset):
     def __init__(self, file_pattern: Union[str, Sequence[str]], pipeline: Optional[Sequence[Any]] = None,
                  feature_names: Sequence[str] = ("rgb", "audio"), feature_dims: Sequence[int] = (1024, 128),
                  id_key: Optional[str] = None, shuffle: bool = False, shuffle_buffer: int = 1024,
-                 seed: int = 0) -> None:
+                 seed: int = 0, bucket_window: int = 0, bucket_batch_size: Optional[int] = None) -> None:
         super().__init__()
+        if int(bucket_window) > 0 and not bucket_batch_size:
+            raise ValueError("bucket_window > 0 needs bucket_batch_size (set it to DATASET.batch_size)")
+        self.bucket_window, self.bucket_batch_size = int(bucket_window), bucket_batch_size
         self.files = expand_file_pattern(file_pattern)
         self.pipeline = Compose(pipeline)
         self.feature_names = list(feature_names)
@@ -102,6 +108,12 @@ class YouTube8MTFRecordDataset(IterableDataset):
                     raise ValueError(f"{path}: record {index} (id {record.get('id')!r}): {e}") from None
 
     def __iter__(self) -> Iterator[Dict[str, Any]]:
+        if self.bucket_window <= 0:
+            return self._unbucketed()
+        rng = np.random.default_rng((self.seed, self.epoch, *self._shard(), 1))
+        return bucket_by_length(self._unbucketed(), int(self.bucket_batch_size), self.bucket_window, rng)
+
+    def _unbucketed(self) -> Iterator[Dict[str, Any]]:
         shard, num_shards = self._shard()
         records = self._records(shard, num_shards)
         if not self.shuffle:
