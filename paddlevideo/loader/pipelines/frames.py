@@ -67,20 +67,46 @@ class MultiHotLabels:
 class SampleFrames:
     """Sample ``seg_num`` frames per video, one per equal stride (legacy Paddle AttentionCluster reader).
 
-    In training a uniformly random frame is taken in each stride ``[i*s, (i+1)*s)`` with
-    ``s = T / seg_num``; in evaluation the frame at the stride centre. Videos shorter than ``seg_num``
-    repeat frames. ``seg_num: null`` keeps all frames (the model then masks padding).
+    With ``T`` frames and ``s = T / seg_num``, frame ``i`` of the output is
+    ``min(T - 1, floor((i + u_i) * s))``: in training ``u_i ~ U[0, 1)`` (one random frame in each stride,
+    as the legacy reader), in evaluation ``u_i = 0.5`` (the stride centre; the legacy reader samples at
+    random in every mode). Videos shorter than ``seg_num`` repeat frames, so every output has exactly
+    ``seg_num`` frames. ``seg_num: null`` keeps all frames (the model then masks the padding).
+    All frame features of the record (rgb, audio ...) are sampled at the same indices.
 
     Args:
         seg_num: frames per video, or None for all.
         mode: ``train`` (random within stride) or ``valid``/``test``/``infer`` (centre of stride).
-        seed: seed of the sampler's own generator (random per record in training).
+        seed: None (default) draws from numpy's global generator, which the training loop seeds and
+            Paddle's DataLoader re-seeds differently in every worker and every epoch; an int gives the
+            step its own reproducible generator (for tests: worker copies then share its sequence).
+
+    Input/output: a record dict with uint8 [T, D] frame features; a video with 0 frames is passed
+    through unchanged.
+
+    Raises:
+        ValueError: for ``seg_num < 1`` or an unknown mode.
     """
 
+    _MODES = ("train", "valid", "test", "infer")
+
     def __init__(self, seg_num: Optional[int] = 100, mode: str = "train", seed: Optional[int] = None) -> None:
+        if seg_num is not None and int(seg_num) < 1:
+            raise ValueError(f"seg_num must be >= 1 or null, got {seg_num}")
+        if mode not in self._MODES:
+            raise ValueError(f"unknown mode {mode!r}; valid: {', '.join(self._MODES)}")
         self.seg_num = None if seg_num is None else int(seg_num)
         self.train = mode == "train"
-        self.rng = np.random.default_rng(seed)
+        self.rng = None if seed is None else np.random.default_rng(seed)
+
+    def indices(self, num_frames: int) -> np.ndarray:
+        """Frame indices int64 [seg_num] for a video of ``num_frames >= 1`` frames."""
+        if self.train:
+            offset = self.rng.random(self.seg_num) if self.rng is not None else np.random.random(self.seg_num)
+        else:
+            offset = np.full(self.seg_num, 0.5)
+        stride = num_frames / self.seg_num
+        return np.minimum(num_frames - 1, ((np.arange(self.seg_num) + offset) * stride).astype(np.int64))
 
     def __call__(self, record: Record) -> Record:
         keys = frame_feature_keys(record)
@@ -89,9 +115,7 @@ class SampleFrames:
         n = len(record[keys[0]])
         if n == 0:
             return record
-        stride = n / self.seg_num
-        offset = self.rng.random(self.seg_num) if self.train else np.full(self.seg_num, 0.5)
-        idx = np.minimum(n - 1, ((np.arange(self.seg_num) + offset) * stride).astype(np.int64))
+        idx = self.indices(n)
         for k in keys:
             record[k] = record[k][idx]
         return record
