@@ -1,1 +1,2 @@
 from . import yt8m_tfrecord  # noqa: F401  (registration)
+from . import yt8m_pkl  # noqa: F401  (registration)
