@@ -415,7 +415,7 @@ def _write_atomic(path: str, write: Callable[[Any], None]) -> int:
 
 def tfrecord_to_pkl(
     src: str | os.PathLike, dst_dir: str | os.PathLike, split: bool = False
-) -> list[str]:
+) -> tuple[list[str], int]:
     """Convert one frame-level YouTube-8M TFRecord file to PaddleVideo pkl file(s).
 
     Args:
@@ -426,7 +426,8 @@ def tfrecord_to_pkl(
             (``split_yt8m.py``). ``stem`` is the file name up to its first dot.
 
     Returns:
-        The paths written, in video order (one path when ``split`` is False).
+        ``(paths, videos)``: the paths written, in video order (one path when ``split`` is False),
+        and the number of videos converted.
 
     Raises:
         CorruptRecordError: a record of ``src`` is damaged (nothing is written for a whole-file
@@ -444,11 +445,12 @@ def tfrecord_to_pkl(
     videos = (record_to_pkl_dict(r) for r in read_tfrecord(src, "frame"))
     if not split:
         path = os.path.join(dst, f"{stem}.pkl")
-        write_pkl(path, list(videos))
-        return [path]
+        everything = list(videos)
+        write_pkl(path, everything)
+        return [path], len(everything)
     paths = []
     for i, video in enumerate(videos):
         path = os.path.join(dst, f"{stem}_split_{i}.pkl")
         write_pkl(path, video)
         paths.append(path)
-    return paths
+    return paths, len(paths)
