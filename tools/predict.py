@@ -1,0 +1,124 @@
+"""Predict YouTube-8M videos with an exported model on Paddle Inference.
+
+    python tools/predict.py --input_file data/example.pkl \
+        --config configs/recognition/attention_lstm/attention_lstm_youtube8m.yaml \
+        --model_file inference/AttentionLSTM/AttentionLSTM.json \
+        --params_file inference/AttentionLSTM/AttentionLSTM.pdiparams --use_gpu=False --use_tensorrt=False
+    python tools/predict.py --input_file 'data/yt8m/frame/validate*.tfrecord' --model_file M.json \
+        --params_file M.pdiparams --batch_size 32 --top_k 20 --label_file vocabulary.csv --output preds.json
+
+``--input_file``: a PaddleVideo pkl, a TFRecord, a list file (.list/.txt), a directory or a glob.
+Scores are per-class sigmoid probabilities (PaddleVideo's predict applied softmax, which is wrong for
+multi-label YouTube-8M). ``--model_file`` defaults to ``inference/<model_name>/<model_name>.json`` of ``--config``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from paddlevideo.inference.cli import str2bool  # noqa: E402  (imports nothing heavy)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description="Predict YouTube-8M videos with an exported model (Paddle Inference).")
+    p.add_argument("-i", "--input_file", required=True, help="pkl, tfrecord, list file, directory or glob")
+    p.add_argument("-c", "--config", default=None, help="the model's YAML config (for the default model path)")
+    p.add_argument("--model_file", default=None, help="exported <prefix>.json")
+    p.add_argument("--params_file", default=None, help="exported <prefix>.pdiparams (default: next to --model_file)")
+    b = dict(type=str2bool, nargs="?", const=True, metavar="BOOL")
+    p.add_argument("--use_gpu", default=None, help="run on GPU (default: when PaddlePaddle is a GPU build)", **b)
+    p.add_argument("--gpu_id", type=int, default=0, help="GPU index")
+    p.add_argument("--gpu_mem", type=int, default=8000, help="initial GPU memory pool, MB")
+    p.add_argument("--use_tensorrt", default=False, help="run supported subgraphs with TensorRT", **b)
+    p.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "int8"], help="inference precision")
+    p.add_argument("--enable_mkldnn", default=False, help="use oneDNN kernels on CPU", **b)
+    p.add_argument("--cpu_threads", type=int, default=1, help="math-library threads on CPU")
+    p.add_argument("--batch_size", type=int, default=1, help="videos per batch (padded to the longest)")
+    p.add_argument("--max_frames", type=int, default=None, help="frames kept per video (default: from export)")
+    p.add_argument("--top_k", type=int, default=5, help="classes reported per video")
+    p.add_argument("--label_file", default=None, help="YouTube-8M vocabulary.csv (columns Index, Name)")
+    p.add_argument("--enable_benchmark", default=False, help="warm up, then report per-stage timings", **b)
+    p.add_argument("--output", default=None, help="write all results (and timings) to this JSON file")
+    p.add_argument("--verbose", action="store_true", help="keep Paddle's log lines; print tracebacks")
+    return p.parse_args(argv)
+
+
+def _paths(args: argparse.Namespace):
+    model_file = args.model_file
+    if model_file is None:
+        if args.config is None:
+            raise ValueError("give --model_file (or --config to use inference/<model_name>/<model_name>.json)")
+        from paddlevideo.utils.config import load_config
+
+        name = load_config(args.config)["model_name"]
+        model_file = os.path.join("inference", name, name + ".json")
+    params_file = args.params_file or os.path.splitext(model_file)[0] + ".pdiparams"
+    return model_file, params_file
+
+
+def _predict(args: argparse.Namespace) -> int:
+    import paddle
+
+    from paddlevideo.inference.export import read_inference_meta
+    from paddlevideo.inference.inputs import iter_input_records
+    from paddlevideo.inference.predictor import InferenceOptions, Predictor
+    from paddlevideo.inference.results import load_label_names
+    from paddlevideo.inference.runner import StageTimer, predict_stream
+
+    if args.batch_size < 1 or args.top_k < 1 or args.cpu_threads < 1:
+        raise ValueError("--batch_size, --top_k and --cpu_threads must be >= 1")
+    model_file, params_file = _paths(args)
+    meta = read_inference_meta(model_file)
+    if args.config is not None:
+        from paddlevideo.utils.config import load_config
+
+        name = load_config(args.config)["model_name"]
+        if name != meta["model_name"]:
+            print(f"warning: --config is model {name!r} but {model_file} was exported from {meta['model_name']!r}; "
+                  "using the exported description", file=sys.stderr)
+    max_frames = args.max_frames or int(meta["max_frames"])
+    use_gpu = paddle.is_compiled_with_cuda() if args.use_gpu is None else args.use_gpu
+    options = InferenceOptions(use_gpu=use_gpu, gpu_mem=args.gpu_mem, gpu_id=args.gpu_id,
+                               use_tensorrt=args.use_tensorrt, precision=args.precision,
+                               enable_mkldnn=args.enable_mkldnn, cpu_threads=args.cpu_threads,
+                               max_batch_size=args.batch_size, max_frames=max_frames, verbose=args.verbose)
+    predictor = Predictor(model_file, params_file, options, meta)
+    labels = load_label_names(args.label_file) if args.label_file else None
+    timer = StageTimer()
+    records = iter_input_records(args.input_file, meta["feature_names"], meta["feature_dims"])
+    results = []
+    for text, entry in predict_stream(records, predictor.run, batch_size=args.batch_size, max_frames=max_frames,
+                                      k=args.top_k, label_names=labels,
+                                      warmup=3 if args.enable_benchmark else 0, timer=timer):
+        print(text)
+        results.append(entry)
+    summary = timer.summary()
+    if args.enable_benchmark:
+        ms = summary["ms_per_video"]
+        print(f"benchmark: {summary['videos']} videos in {summary['batches']} batches of up to {args.batch_size}; "
+              f"ms per video: preprocess {ms['preprocess']:.2f}, inference {ms['inference']:.2f}, "
+              f"postprocess {ms['postprocess']:.2f} (after 3 warm-up runs)")
+    if args.output:
+        os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
+        with open(args.output, "w", encoding="utf-8") as f:
+            json.dump({"model_file": model_file, "input": args.input_file, "scores": "sigmoid probabilities",
+                       "results": results, "timing": summary}, f, indent=2)
+        print(f"wrote {len(results)} results to {args.output}")
+    return 0
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    from paddlevideo.utils.quiet import quiet_paddle
+
+    quiet_paddle(args.verbose)
+    from paddlevideo.inference.cli import run_tool
+
+    return run_tool(_predict, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
