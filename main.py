@@ -3,6 +3,7 @@
     python main.py -c configs/recognition/attention_lstm/attention_lstm_youtube8m_demo.yaml --validate
     python main.py -c CONFIG --test -w output/AttentionLSTM/AttentionLSTM_best.pdparams
     python -m paddle.distributed.launch --nproc_per_node 2 main.py -c CONFIG --validate
+    python main.py -c CONFIG --validate --resume          # continue from the last complete checkpoint
 """
 from __future__ import annotations
 
@@ -18,6 +19,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--validate", action="store_true", help="evaluate on DATASET.valid after every epoch")
     p.add_argument("--test", action="store_true", help="evaluate the weights given by -w and exit")
     p.add_argument("-w", "--weights", default=None, help=".pdparams to test, or to start training from")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from the last complete checkpoint in output_dir (or -o resume_epoch=N)")
+    p.add_argument("--amp", action="store_true", help="mixed precision on GPU (a no-op on CPU)")
+    p.add_argument("--amp_level", default="O1", choices=["O1", "O2"], help="AMP level (with --amp)")
     p.add_argument("--seed", type=int, default=None, help="random seed (overrides the config's seed)")
     p.add_argument("--device", default="auto", help="cpu, gpu or auto (gpu when available)")
     p.add_argument("--verbose", action="store_true", help="keep Paddle's own log lines and warnings")

@@ -1,12 +1,12 @@
-"""The training loop: epochs of optimisation, periodic logs, checkpoints, validation and the best model."""
+"""The training run: set-up (data, model, optimizer, data parallel, AMP, resume), epochs, checkpoints,
+validation and the best model. One epoch's steps are in :mod:`.loop`, checkpoints in :mod:`.checkpointing`."""
 from __future__ import annotations
 
 import json
-import math
 import os
 import random
 import time
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
 import numpy as np
 import paddle
@@ -15,13 +15,15 @@ from ..loader.builder import build_dataloader, build_dataset
 from ..modeling import build_model
 from ..solver import build_optimizer
 from ..utils.checkpoint import load_weights, save_atomic
-from ..utils.dist import init_distributed
+from ..utils.dist import all_gather_objects, barrier, init_distributed
 from ..utils.logger import get_logger
+from .checkpointing import (checkpoint_prefix, latest_epoch, output_dir_of, resume_training,
+                            save_training_checkpoint)
 from .evaluate import build_metric, evaluate
+from .loop import AmpSettings, TrainingDiverged, train_one_epoch
 
-
-class TrainingDiverged(RuntimeError):
-    """The loss became NaN or Inf; the message names the epoch and step."""
+__all__ = ["TrainingDiverged", "AmpSettings", "seed_everything", "checkpoint_prefix", "output_dir_of",
+           "write_json", "format_metrics", "train_model", "test_model"]
 
 
 def seed_everything(seed: int) -> None:
@@ -29,17 +31,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     paddle.seed(seed)
-
-
-def checkpoint_prefix(cfg: Mapping[str, Any], epoch: Optional[int] = None) -> str:
-    """``<output_dir>/<model_name>_epoch_<NNNNN>`` (or ``..._best`` when ``epoch`` is None)."""
-    tag = "best" if epoch is None else f"epoch_{epoch:05d}"
-    return os.path.join(output_dir_of(cfg), f"{cfg['model_name']}_{tag}")
-
-
-def output_dir_of(cfg: Mapping[str, Any]) -> str:
-    """The run's output directory (``output_dir``, default ``output/<model_name>``)."""
-    return cfg.get("output_dir") or os.path.join("output", cfg["model_name"])
 
 
 def write_json(data: Dict[str, Any], path: str) -> None:
@@ -57,22 +48,65 @@ def format_metrics(m: Mapping[str, float]) -> str:
             f"({int(m['num_videos'])} videos, loss {m['loss']:.4f})")
 
 
-def train_model(cfg: Mapping[str, Any], validate: bool = False, weights: Optional[str] = None) -> Dict[str, Any]:
+def _prepare(dataset: Any, batch_size: int) -> None:
+    """Tell a dataset that shards by steps its per-rank batch size (other datasets need nothing)."""
+    if hasattr(dataset, "set_batch_size"):
+        dataset.set_batch_size(batch_size)
+
+
+def _report_skipped(dataset: Any, epoch: int, out_dir: str, rank: int, split: str) -> int:
+    """Gather the records every rank skipped this epoch; rank 0 logs them and writes
+    ``skipped_<split>_epoch_<NNNNN>.json``. Returns the total."""
+    pop = getattr(dataset, "pop_skipped", None)
+    if pop is None:
+        return 0
+    skipped: List[Dict[str, Any]] = [d for part in all_gather_objects(pop()) for d in part]
+    if skipped and rank == 0:
+        first = "; ".join(f"{d['path']}: record {d['index']} at byte {d['offset']}: {d['reason']}" for d in skipped[:3])
+        get_logger().warning(f"epoch {epoch}: skipped {len(skipped)} corrupt {split} record(s) "
+                             f"(DATASET.{split}.skip_corrupt): {first}{' ...' if len(skipped) > 3 else ''}")
+        write_json({"epoch": epoch, "skipped": skipped},
+                   os.path.join(out_dir, f"skipped_{split}_epoch_{epoch:05d}.json"))
+    return len(skipped)
+
+
+def _amp_settings(amp: bool, amp_level: str) -> AmpSettings:
+    """AMP on GPU; on CPU a logged no-op (Paddle 3.3 has no CPU half-precision kernels, PADDLE3.md §6)."""
+    if amp_level not in ("O1", "O2"):
+        raise ValueError(f"--amp_level must be O1 or O2, got {amp_level!r}")
+    if amp and not paddle.get_device().startswith("gpu"):
+        get_logger().warning("--amp has no effect on CPU (Paddle has no CPU float16/bfloat16 kernels); "
+                             "training in float32")
+        amp = False
+    return AmpSettings(enabled=amp, level=amp_level)
+
+
+def train_model(cfg: Mapping[str, Any], validate: bool = False, weights: Optional[str] = None,
+                resume: bool = False, amp: bool = False, amp_level: str = "O1") -> Dict[str, Any]:
     """Train the model of ``cfg`` and return a summary (best GAP and its epoch, last metrics).
+
+    Under ``python -m paddle.distributed.launch`` this is data-parallel: one process per device,
+    ``paddle.DataParallel`` averages the gradients, ``DATASET.batch_size`` is per device, each rank
+    reads its own share of the records (exactly once per epoch), and rank 0 alone logs and writes files.
 
     Args:
         cfg: the full config (see ``configs/``).
         validate: evaluate on ``DATASET.valid`` after every epoch, write
             ``<output_dir>/metrics_epoch_<NNNNN>.json`` and keep ``<model_name>_best.pdparams`` by GAP.
-        weights: optional ``.pdparams`` to start from.
+        weights: optional ``.pdparams`` to start from (ignored when resuming).
+        resume: continue from the last complete checkpoint in the output dir (a fresh start when there
+            is none); ``cfg["resume_epoch"]`` picks a given epoch instead.
+        amp / amp_level: mixed precision on GPU (``O1`` or ``O2``); a logged no-op on CPU.
 
-    Checkpoints ``<model_name>_epoch_<NNNNN>.pdparams`` / ``.pdopt`` are written every ``save_interval``
-    epochs and after the last one, by rank 0 only.
+    Checkpoints ``<model_name>_epoch_<NNNNN>.pdparams`` / ``.pdopt`` / ``.pdstate`` are written every
+    ``save_interval`` epochs and after the last one (see :mod:`.checkpointing`).
 
     Raises:
         TrainingDiverged: if the loss becomes NaN or Inf (the last good checkpoint is kept).
+        CheckpointError: a checkpoint to resume from is missing, truncated or does not fit.
         ConfigError / ValueError / KeyError: invalid config sections.
-        CorruptRecordError: a corrupt record in the data (file, record index, offset).
+        CorruptRecordError: a corrupt record in the data (file, record index, offset), unless
+            ``DATASET.<split>.skip_corrupt``.
     """
     logger = get_logger()
     rank, world = init_distributed()
@@ -83,67 +117,77 @@ def train_model(cfg: Mapping[str, Any], validate: bool = False, weights: Optiona
     data_cfg = cfg["DATASET"]
     batch_size = int(data_cfg.get("batch_size", 16))
     num_workers = int(data_cfg.get("num_workers", 0))
+    amp_cfg = _amp_settings(amp, amp_level)
 
     model = build_model(cfg["MODEL"])
-    if weights:
-        load_weights(model, weights)
     num_classes = int(model.head.num_classes)
     train_set = build_dataset(cfg, "train")
+    _prepare(train_set, batch_size)
     train_loader = build_dataloader(train_set, batch_size, num_workers)
+    num_steps = train_set.num_steps(world) if world > 1 and hasattr(train_set, "num_steps") else None
     if validate:
         valid_set = build_dataset(cfg, "valid")
-        valid_loader = build_dataloader(valid_set, int(data_cfg.get("valid_batch_size", batch_size)), num_workers)
+        valid_bs = int(data_cfg.get("valid_batch_size", batch_size))
+        _prepare(valid_set, valid_bs)
+        valid_loader = build_dataloader(valid_set, valid_bs, num_workers)
         metric = build_metric(cfg, num_classes)
     optimizer, scheduler, iter_step = build_optimizer(cfg["OPTIMIZER"], model.parameters())
-    net = paddle.DataParallel(model) if world > 1 else model
+    scaler = None
+    if amp_cfg.enabled:
+        if amp_cfg.level == "O2":
+            model, optimizer = paddle.amp.decorate(models=model, optimizers=optimizer, level="O2")
+        scaler = paddle.amp.GradScaler()
 
-    best: Dict[str, Any] = {"gap": -1.0, "epoch": None}
+    counters: Dict[str, Any] = {"global_step": 0, "best": {"gap": -1.0, "epoch": None}}
+    start_epoch = 1
+    resume_epoch = cfg.get("resume_epoch")
+    if resume_epoch is None and resume:
+        resume_epoch = latest_epoch(cfg)
+        if resume_epoch is None:
+            logger.info(f"--resume: no complete checkpoint in {out_dir}; starting from epoch 1")
+    if resume_epoch is not None:
+        resume_epoch = int(resume_epoch)
+        counters = resume_training(cfg, resume_epoch, model, optimizer, scaler)
+        start_epoch = resume_epoch + 1
+        logger.info(f"resumed from {checkpoint_prefix(cfg, resume_epoch)} (epoch {resume_epoch}, "
+                    f"global step {counters['global_step']}, lr {optimizer.get_lr():.3e})")
+    elif weights:
+        load_weights(model, weights)
+    net = paddle.DataParallel(model) if world > 1 else model
+    logger.info(f"{world} process(es) x batch {batch_size} = {world * batch_size} videos per step"
+                + (f", {num_steps} steps per epoch" if num_steps else ""))
+
+    best = counters["best"]
     last_metrics: Dict[str, float] = {}
-    steps_per_epoch: Optional[int] = None
     start = time.perf_counter()
-    for epoch in range(1, epochs + 1):
+    for epoch in range(start_epoch, epochs + 1):
         train_set.set_epoch(epoch)
-        net.train()
-        tic, seen, step = time.perf_counter(), 0, 0
-        for step, batch in enumerate(train_loader, start=1):
-            loss = net(batch, "train")["loss"]
-            loss.backward()
-            optimizer.step()
-            optimizer.clear_grad()
-            if scheduler is not None and iter_step:
-                scheduler.step()
-            seen += int(batch["lengths"].shape[0])
-            if step % log_interval == 0:
-                value = float(loss.item())
-                if not math.isfinite(value):
-                    raise TrainingDiverged(f"loss is {value} at epoch {epoch} step {step}; stopping "
-                                           f"(last good checkpoint kept in {out_dir})")
-                elapsed = time.perf_counter() - tic
-                eta = ""
-                if steps_per_epoch:
-                    left = (epochs - epoch + 1) * steps_per_epoch - step
-                    eta = f"  eta {left * elapsed / step:.0f}s"
-                logger.info(f"epoch {epoch}/{epochs} step {step}  loss {value:.5f}  lr {optimizer.get_lr():.3e}  "
-                            f"{seen / max(elapsed, 1e-9):.1f} videos/s{eta}")
-        steps_per_epoch = steps_per_epoch or step
+        last_good = (checkpoint_prefix(cfg, epoch - 1) + ".pdparams") if epoch > 1 else "none yet"
+        stats = train_one_epoch(net, train_loader, train_set, optimizer, scheduler, iter_step, epoch, epochs,
+                                counters["global_step"], num_steps, world, log_interval, last_good, amp_cfg, scaler)
+        counters["global_step"] = stats["global_step"]
         if scheduler is not None and not iter_step:
             scheduler.step()
-        logger.info(f"epoch {epoch} done: {step} steps, {seen} videos in {time.perf_counter() - tic:.1f}s")
-        if rank == 0 and (epoch % save_interval == 0 or epoch == epochs):
-            prefix = checkpoint_prefix(cfg, epoch)
-            save_atomic(model.state_dict(), prefix + ".pdparams")
-            save_atomic(optimizer.state_dict(), prefix + ".pdopt")
+        logger.info(f"epoch {epoch} done: {stats['steps']} steps, {stats['videos'] * world} videos in "
+                    f"{stats['seconds']:.1f}s ({stats['videos'] * world / max(stats['seconds'], 1e-9):.1f} videos/s)")
+        _report_skipped(train_set, epoch, out_dir, rank, "train")
         if validate:
-            last_metrics = evaluate(net, valid_loader, metric, "valid")
+            last_metrics = evaluate(model, valid_loader, metric, "valid", valid_set)
+            _report_skipped(valid_set, epoch, out_dir, rank, "valid")
             logger.info(f"[valid] epoch {epoch}: {format_metrics(last_metrics)}")
             if rank == 0:
                 write_json({"epoch": epoch, **last_metrics}, os.path.join(out_dir, f"metrics_epoch_{epoch:05d}.json"))
-                if last_metrics["gap"] > best["gap"]:
-                    best = {"gap": last_metrics["gap"], "epoch": epoch}
+            if last_metrics["gap"] > best["gap"]:
+                best = {"gap": last_metrics["gap"], "epoch": epoch}
+                if rank == 0:
                     save_atomic(model.state_dict(), checkpoint_prefix(cfg) + ".pdparams")
                     write_json({"epoch": epoch, **last_metrics}, os.path.join(out_dir, "metrics_best.json"))
+        counters["best"] = best
+        if rank == 0 and (epoch % save_interval == 0 or epoch == epochs):
+            save_training_checkpoint(cfg, epoch, model, optimizer, counters, scaler)
+        barrier()
     summary = {"best_gap": best["gap"], "best_epoch": best["epoch"], "last_metrics": last_metrics,
-               "train_seconds": time.perf_counter() - start}
+               "train_seconds": time.perf_counter() - start, "global_step": counters["global_step"]}
     if validate and best["epoch"] is not None:
         logger.info(f"best GAP {best['gap']:.4f} at epoch {best['epoch']} -> {checkpoint_prefix(cfg)}.pdparams")
     return summary
@@ -151,20 +195,24 @@ def train_model(cfg: Mapping[str, Any], validate: bool = False, weights: Optiona
 
 def test_model(cfg: Mapping[str, Any], weights: str) -> Dict[str, float]:
     """Evaluate ``weights`` on ``DATASET.test`` (or ``DATASET.valid`` when there is no test split) and
-    write ``<output_dir>/test_metrics.json``.
+    write ``<output_dir>/test_metrics.json`` (rank 0). Under ``distributed.launch`` every rank evaluates
+    its share and the metrics are gathered, giving the one-process numbers.
 
     Raises:
         CheckpointError: unreadable weights or weights of another model / size.
     """
     logger = get_logger()
+    rank, _ = init_distributed()
     model = build_model(cfg["MODEL"])
     load_weights(model, weights)
     mode = "test" if "test" in cfg["DATASET"] else "valid"
     dataset = build_dataset(cfg, mode)
     data_cfg = cfg["DATASET"]
-    loader = build_dataloader(dataset, int(data_cfg.get("valid_batch_size", data_cfg.get("batch_size", 16))),
-                              int(data_cfg.get("num_workers", 0)))
-    metrics = evaluate(model, loader, build_metric(cfg, int(model.head.num_classes)), "test")
+    batch_size = int(data_cfg.get("valid_batch_size", data_cfg.get("batch_size", 16)))
+    _prepare(dataset, batch_size)
+    loader = build_dataloader(dataset, batch_size, int(data_cfg.get("num_workers", 0)))
+    metrics = evaluate(model, loader, build_metric(cfg, int(model.head.num_classes)), "test", dataset)
     logger.info(f"[test] {weights}: {format_metrics(metrics)}")
-    write_json({"weights": weights, **metrics}, os.path.join(output_dir_of(cfg), "test_metrics.json"))
+    if rank == 0:
+        write_json({"weights": weights, **metrics}, os.path.join(output_dir_of(cfg), "test_metrics.json"))
     return metrics

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import os
+import pickle
 import tempfile
-from typing import Any, Dict, Mapping
+from typing import Any, Callable, Dict, Mapping
 
 import numpy as np
 import paddle
@@ -13,21 +14,68 @@ class CheckpointError(ValueError):
     """A checkpoint file is missing, unreadable, or does not fit the model (names the file and parameter)."""
 
 
-def save_atomic(obj: Any, path: str) -> None:
-    """``paddle.save(obj, path)`` through a temporary file in the same directory and ``os.replace``, so
-    a crash at any moment leaves either the old file or the new one, never a truncated one."""
+def atomic_write(path: str, write: Callable[[str], None]) -> None:
+    """Call ``write(tmp)`` on a temporary file in the directory of ``path``, ``fsync`` it and rename it
+    over ``path`` with ``os.replace`` (atomic on POSIX), then ``fsync`` the directory. A crash or a
+    SIGKILL at any moment leaves either the old file or the new one, never a truncated one; an
+    exception in ``write`` removes the temporary file and leaves ``path`` untouched.
+
+    Raises:
+        OSError: the directory or file cannot be written; whatever ``write`` raises.
+    """
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp_" + os.path.basename(path), dir=directory)
     os.close(fd)
     try:
-        paddle.save(obj, tmp)
+        write(tmp)
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+    try:
+        dir_fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # pragma: no cover  (platforms without directory handles)
+        return
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def save_atomic(obj: Any, path: str) -> None:
+    """``paddle.save(obj, path)`` through :func:`atomic_write` (old or new file, never a truncated one)."""
+    atomic_write(path, lambda tmp: paddle.save(obj, tmp))
+
+
+def save_pickle_atomic(obj: Any, path: str) -> None:
+    """Pickle ``obj`` (training state with Python objects such as RNG states, which ``paddle.save``
+    would turn into tensors) to ``path`` through :func:`atomic_write`."""
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as f:
+            pickle.dump(obj, f, protocol=pickle.HIGHEST_PROTOCOL)
+    atomic_write(path, write)
+
+
+def load_pickle_state(path: str) -> Dict[str, Any]:
+    """Load a dict written by :func:`save_pickle_atomic` (only files this package wrote: pickle runs code).
+
+    Raises:
+        CheckpointError: missing, truncated or unreadable file, or not a dict; the message names it.
+    """
+    if not os.path.isfile(path):
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        with open(path, "rb") as f:
+            state = pickle.load(f)
+    except Exception as e:  # EOFError, UnpicklingError, ... for a damaged file
+        raise CheckpointError(f"cannot read training state {path}: {type(e).__name__}: {e} "
+                              "(truncated or not written by this package?)") from None
+    if not isinstance(state, dict):
+        raise CheckpointError(f"training state {path} holds a {type(state).__name__}, not a dict")
+    return state
 
 
 def load_state(path: str) -> Dict[str, Any]:

@@ -1,12 +1,12 @@
 """What ``main.py`` runs: config, logging, device and seed set-up, then training or testing.
 
 User mistakes (bad config, missing files, corrupt data, bad checkpoints) end as one line on stderr
-and exit code 2, never a traceback; ``--verbose`` shows the traceback too.
+and exit code 2, never a traceback; a loss that became NaN/Inf ends the same way with exit code 3;
+``--verbose`` shows the traceback too.
 """
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import traceback
 
@@ -17,8 +17,15 @@ from .config import ConfigError, load_config
 
 def run_cli(args: argparse.Namespace) -> int:
     """Run ``main.py`` with parsed arguments; returns the process exit code."""
+    from ..tasks.loop import TrainingDiverged
+
     try:
         return _run(args)
+    except TrainingDiverged as e:
+        if getattr(args, "verbose", False):
+            traceback.print_exc()
+        print(f"error: {e}", file=sys.stderr)
+        return 3
     except (ConfigError, CheckpointError, CorruptRecordError, FileNotFoundError, KeyError, ValueError) as e:
         if getattr(args, "verbose", False):
             traceback.print_exc()
@@ -29,14 +36,14 @@ def run_cli(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from ..tasks.train import output_dir_of, seed_everything, test_model, train_model
-    from .dist import set_device
+    from .dist import rank as dist_rank
+    from .dist import set_device, world_size
     from .logger import setup_logger
-    from .dist import world_size
 
     cfg = load_config(args.config, args.override)
     if args.test and not args.weights:
         raise ConfigError("--test needs the weights to evaluate: -w PATH.pdparams")
-    rank = int(os.environ.get("PADDLE_TRAINER_ID", "0"))
+    rank = dist_rank()
     logger = setup_logger(output_dir_of(cfg), rank, filename="test.log" if args.test else "train.log")
     device = set_device(args.device)
     seed = args.seed if args.seed is not None else int(cfg.get("seed", 1234))
@@ -45,5 +52,6 @@ def _run(args: argparse.Namespace) -> int:
     if args.test:
         test_model(cfg, args.weights)
     else:
-        train_model(cfg, validate=args.validate, weights=args.weights)
+        train_model(cfg, validate=args.validate, weights=args.weights, resume=getattr(args, "resume", False),
+                    amp=getattr(args, "amp", False), amp_level=getattr(args, "amp_level", "O1"))
     return 0

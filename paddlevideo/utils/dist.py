@@ -1,7 +1,8 @@
-"""Process-group set-up for ``paddle.distributed.launch`` (one process per device) and plain runs."""
+"""Process-group set-up for ``paddle.distributed.launch`` (one process per device) and the few
+collectives training needs, each a no-op in a plain one-process run."""
 from __future__ import annotations
 
-from typing import Tuple
+from typing import Any, List, Tuple
 
 import paddle
 import paddle.distributed as dist
@@ -12,13 +13,16 @@ from ..loader.datasets.sharding import dist_rank_and_world
 def init_distributed() -> Tuple[int, int]:
     """Initialise the parallel environment when launched with more than one process.
 
+    On a CPU build the launcher selects the gloo backend; on GPUs NCCL (PADDLE3.md §4).
+
     Returns:
         (rank, world size); (0, 1) for a plain ``python main.py`` run, where no collective is set up
-        (collectives then raise in Paddle, so callers guard them with ``world > 1``).
+        (collectives then raise in Paddle, so the helpers below return early when ``world == 1``).
     """
     rank, world = dist_rank_and_world()
     if world > 1:
-        dist.init_parallel_env()
+        if not dist.is_initialized():
+            dist.init_parallel_env()
         rank, world = dist.get_rank(), dist.get_world_size()
     return rank, world
 
@@ -42,3 +46,26 @@ def set_device(device: str = "auto") -> str:
 def world_size() -> int:
     """Number of training processes (1 without a launcher)."""
     return dist_rank_and_world()[1]
+
+
+def rank() -> int:
+    """This process's rank (0 without a launcher)."""
+    return dist_rank_and_world()[0]
+
+
+def all_gather_objects(obj: Any) -> List[Any]:
+    """Every rank's ``obj`` (picklable), in rank order, on every rank; ``[obj]`` in a one-process run.
+
+    Source: ``paddle.distributed.all_gather_object`` (pickles through the process group).
+    """
+    if world_size() == 1:
+        return [obj]
+    out: List[Any] = []
+    dist.all_gather_object(out, obj)
+    return out
+
+
+def barrier() -> None:
+    """Wait for all ranks (no-op in a one-process run)."""
+    if world_size() > 1:
+        dist.barrier()

@@ -1,9 +1,14 @@
-"""Streaming dataset over YouTube-8M TFRecord shards."""
+"""Streaming dataset over YouTube-8M TFRecord shards: exactly-once sharding, corrupt-record handling."""
 from __future__ import annotations
 
 import glob
+import json
 import os
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Union
+import shutil
+import struct
+import tempfile
+import weakref
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from paddle.io import IterableDataset, get_worker_info
@@ -11,9 +16,16 @@ from paddle.io import IterableDataset, get_worker_info
 from ...utils.logger import get_logger
 from ..pipelines import Compose, collate_frames
 from ..registry import DATASETS
-from ..yt8m import CorruptRecordError, read_tfrecord
-from .bucketing import bucket_by_length
-from .sharding import dist_rank_and_world, reader_shard
+from ..yt8m import CorruptRecordError, proto
+# The per-record decoder of the reader (read_tfrecord walks whole files; this dataset reads record
+# ranges found through an index, so it needs the payload -> record step on its own).
+from ..yt8m.reader import _BadRecord, _frame_decoder
+from ..yt8m.tfrecord import FOOTER_SIZE, HEADER_SIZE, masked_crc32c
+from .sharding import (FileIndex, dist_rank_and_world, index_tfrecord, locate, num_global_steps,
+                       rank_step_ranges, worker_ranges)
+
+_FOOTER = struct.Struct("<I")
+_ERROR_FILE = "error.json"
 
 
 def expand_file_pattern(file_pattern: Union[str, Sequence[str]]) -> List[str]:
@@ -31,95 +43,145 @@ def expand_file_pattern(file_pattern: Union[str, Sequence[str]]) -> List[str]:
     return files
 
 
+def error_to_dict(e: CorruptRecordError) -> Dict[str, Any]:
+    """``{"path", "index", "offset", "reason"}`` of a corrupt-record error (JSON-serialisable)."""
+    return {"path": e.path, "index": e.index, "offset": e.offset, "reason": e.reason}
+
+
 @DATASETS.register()
 class YouTube8MTFRecordDataset(IterableDataset):
     """YouTube-8M frame-level TFRecords, streamed record by record through a pipeline.
 
-    Files are split across ranks and loader workers so that each record is read by exactly one reader
-    per epoch: whole files when there are at least as many files as readers, otherwise every reader reads
-    every file and keeps one record in ``num_readers``. In training the file order is shuffled per epoch
-    and records pass through a bounded shuffle buffer.
+    Records are split across ranks, training steps and loader workers as described in
+    :mod:`.sharding`: each record is read by exactly one reader per epoch and every rank gets the same
+    number of batches (:meth:`num_steps`), give or take one short last step. In training the file order
+    is shuffled per epoch (seeded by ``(seed, epoch)``) and records pass through a bounded shuffle buffer
+    (seeded by ``(seed, epoch, rank, worker)``), so an epoch's order is reproducible.
+
+    Corrupt data (a CRC mismatch, a truncated file, a payload that is not a ``SequenceExample``, a missing
+    ``id`` / feature, a feature of the wrong width, a label outside ``[0, num_classes)``, fewer than
+    ``min_frames`` frames) raises :class:`CorruptRecordError` naming the file, record index, byte offset
+    and the problem. With ``skip_corrupt`` the record is skipped instead and reported by
+    :meth:`pop_skipped`. A payload CRC error only loses that record (its length had a valid CRC); a
+    truncated file or a length-CRC error loses the rest of that file, since nothing after it can be framed.
 
     Args:
         file_pattern: glob (or list of globs) of ``.tfrecord`` shards.
         pipeline: list of pipeline step configs, applied to every record (set from ``PIPELINE.<mode>``).
-        feature_names / feature_dims: frame features to read and their widths.
+        feature_names / feature_dims: frame features to read and their widths (bytes per frame).
         id_key: context key of the video id; None auto-detects ``id`` (2018) or ``video_id`` (2017).
         shuffle: shuffle files per epoch and records in a buffer (training).
         shuffle_buffer: records held in the shuffle buffer.
         seed: base seed of the shuffling (combined with the epoch).
-        bucket_window: length bucketing (see :mod:`.bucketing`): batches per sorting window, 0 = off.
-        bucket_batch_size: the loader's batch size, required when ``bucket_window > 0``.
+        skip_corrupt: skip and count corrupt records instead of raising.
+        min_frames: videos with fewer frames are corrupt (a zero-frame video has nothing to pool).
 
     Yields pipeline outputs (record dicts); :meth:`collate` turns a list of them into a batch.
 
     Raises:
         FileNotFoundError: if the pattern matches no file.
-        CorruptRecordError: on a corrupt record (file, record index, byte offset and the reason).
-        ValueError: if a pipeline step rejects a record (re-raised naming file and record).
+        CorruptRecordError: on a corrupt record unless ``skip_corrupt``.
     """
 
     def __init__(self, file_pattern: Union[str, Sequence[str]], pipeline: Optional[Sequence[Any]] = None,
                  feature_names: Sequence[str] = ("rgb", "audio"), feature_dims: Sequence[int] = (1024, 128),
                  id_key: Optional[str] = None, shuffle: bool = False, shuffle_buffer: int = 1024,
-                 seed: int = 0, bucket_window: int = 0, bucket_batch_size: Optional[int] = None) -> None:
+                 seed: int = 0, skip_corrupt: bool = False, min_frames: int = 1) -> None:
         super().__init__()
-        if int(bucket_window) > 0 and not bucket_batch_size:
-            raise ValueError("bucket_window > 0 needs bucket_batch_size (set it to DATASET.batch_size)")
-        self.bucket_window, self.bucket_batch_size = int(bucket_window), bucket_batch_size
         self.files = expand_file_pattern(file_pattern)
         self.pipeline = Compose(pipeline)
         self.feature_names = list(feature_names)
-        self.feature_dims = list(feature_dims)
+        self.feature_dims = [int(d) for d in feature_dims]
+        if len(self.feature_names) != len(self.feature_dims):
+            raise ValueError(f"feature_names {self.feature_names} and feature_dims {self.feature_dims} "
+                             "must have the same length")
         self.id_key = id_key
-        self.shuffle = shuffle
+        self.shuffle = bool(shuffle)
         self.shuffle_buffer = max(int(shuffle_buffer), 1)
         self.seed = int(seed)
+        self.skip_corrupt = bool(skip_corrupt)
+        self.min_frames = int(min_frames)
         self.epoch = 0
+        self.batch_size = 1
+        self._index: Optional[List[FileIndex]] = None
+        self._report_dir = tempfile.mkdtemp(prefix="pv_tfrecord_")
+        weakref.finalize(self, shutil.rmtree, self._report_dir, True)
+
+    # ------------------------------------------------------------------ set-up
 
     def set_epoch(self, epoch: int) -> None:
         """Set the epoch that seeds this epoch's shuffling (call before iterating)."""
         self.epoch = int(epoch)
+
+    def set_batch_size(self, batch_size: int) -> None:
+        """Records per rank and step; must equal the DataLoader's batch size so that batches line up
+        with the steps of :mod:`.sharding` (default 1).
+
+        Raises:
+            ValueError: for a batch size below 1.
+        """
+        if int(batch_size) < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.batch_size = int(batch_size)
+
+    def index(self) -> List[FileIndex]:
+        """The record index of every file (built once, reading only record headers).
+
+        Raises:
+            CorruptRecordError: a truncated file or a bad length CRC, unless ``skip_corrupt`` (then it is
+                logged and reported by :meth:`pop_skipped` on rank 0 every epoch).
+        """
+        if self._index is None:
+            index = [index_tfrecord(p) for p in self.files]
+            for fi in index:
+                if fi.problem is not None:
+                    if not self.skip_corrupt:
+                        raise fi.problem
+                    get_logger().warning(f"skipping the rest of {fi.path}: {fi.problem}")
+            self._index = index
+        return self._index
+
+    def num_records(self) -> int:
+        """Records that can be framed in all files (corrupt payloads included)."""
+        return sum(len(fi) for fi in self.index())
+
+    def num_steps(self, world: Optional[int] = None) -> int:
+        """Batches per epoch of every rank: ``ceil(num_records / (world * batch_size))``."""
+        world = dist_rank_and_world()[1] if world is None else int(world)
+        return num_global_steps(self.num_records(), world, self.batch_size)
+
+    # ------------------------------------------------------------------ reading
 
     @staticmethod
     def collate(records: List[Dict[str, Any]]) -> Dict[str, np.ndarray]:
         """Batch collate, see :func:`paddlevideo.loader.pipelines.collate_frames`."""
         return collate_frames(records)
 
-    def _shard(self):
+    def __iter__(self) -> Iterator[Dict[str, Any]]:
         info = get_worker_info()
         worker_id, num_workers = (info.id, info.num_workers) if info is not None else (0, 1)
         rank, world = dist_rank_and_world()
-        return reader_shard(rank, world, worker_id, num_workers)
+        yield from self.iter_shard(rank, world, worker_id, num_workers)
 
-    def _records(self, shard: int, num_shards: int) -> Iterator[Dict[str, Any]]:
-        files = list(self.files)
+    def epoch_files(self) -> List[FileIndex]:
+        """The file indexes in this epoch's order (shuffled by ``(seed, epoch)`` in training)."""
+        files = list(self.index())
         if self.shuffle:
-            np.random.default_rng((self.seed, self.epoch)).shuffle(files)
-        by_file = len(files) >= num_shards
-        for path in (files[shard::num_shards] if by_file else files):
-            for index, record in enumerate(read_tfrecord(path, "frame", self.id_key,
-                                                          self.feature_names, self.feature_dims)):
-                if not by_file and index % num_shards != shard:
-                    continue
-                try:
-                    yield self.pipeline(record)
-                except (ValueError, KeyError) as e:
-                    raise ValueError(f"{path}: record {index} (id {record.get('id')!r}): {e}") from None
+            order = np.random.default_rng((self.seed, self.epoch)).permutation(len(files))
+            files = [files[i] for i in order]
+        return files
 
-    def __iter__(self) -> Iterator[Dict[str, Any]]:
-        if self.bucket_window <= 0:
-            return self._unbucketed()
-        rng = np.random.default_rng((self.seed, self.epoch, *self._shard(), 1))
-        return bucket_by_length(self._unbucketed(), int(self.bucket_batch_size), self.bucket_window, rng)
-
-    def _unbucketed(self) -> Iterator[Dict[str, Any]]:
-        shard, num_shards = self._shard()
-        records = self._records(shard, num_shards)
+    def iter_shard(self, rank: int, world: int, worker_id: int = 0, num_workers: int = 1) -> Iterator[Dict[str, Any]]:
+        """The records of one reader (loader worker ``worker_id`` of ``num_workers`` on ``rank`` of
+        ``world``) in this epoch, through the pipeline and the shuffle buffer."""
+        files = self.epoch_files()
+        counts = [len(fi) for fi in files]
+        ranges = worker_ranges(rank_step_ranges(sum(counts), world, self.batch_size, rank), worker_id, num_workers)
+        records = self._read_ranges(files, counts, ranges)
         if not self.shuffle:
             yield from records
             return
-        rng = np.random.default_rng((self.seed, self.epoch, shard))
+        rng = np.random.default_rng((self.seed, self.epoch, rank, worker_id))
         buffer: List[Dict[str, Any]] = []
         for r in records:
             if len(buffer) < self.shuffle_buffer:
@@ -130,3 +192,98 @@ class YouTube8MTFRecordDataset(IterableDataset):
             yield r
         rng.shuffle(buffer)
         yield from buffer
+
+    def _read_ranges(self, files: List[FileIndex], counts: List[int],
+                     ranges: Sequence[Tuple[int, int]]) -> Iterator[Dict[str, Any]]:
+        decode = _frame_decoder(self.id_key, tuple(self.feature_names), tuple(self.feature_dims), "labels")
+        message_class = proto.sequence_example_class()
+        for start, stop in ranges:
+            for position, first, last in locate(start, stop, counts):
+                fi = files[position]
+                with open(fi.path, "rb") as f:
+                    for index in range(first, last):
+                        offset = int(fi.offsets[index])
+                        try:
+                            record = self._decode(f, fi, index, offset, decode, message_class)
+                        except CorruptRecordError as e:
+                            self._on_corrupt(e)
+                            continue
+                        yield record
+
+    def _decode(self, f, fi: FileIndex, index: int, offset: int, decode, message_class) -> Dict[str, Any]:
+        from google.protobuf.message import DecodeError
+
+        length = int(fi.lengths[index])
+        f.seek(offset + HEADER_SIZE)
+        blob = f.read(length + FOOTER_SIZE)
+        if len(blob) < length + FOOTER_SIZE:
+            raise CorruptRecordError(fi.path, index, offset, "file ends inside the record (was it changed "
+                                     "while training?)")
+        payload = blob[:length]
+        (stored,) = _FOOTER.unpack(blob[length:])
+        computed = masked_crc32c(payload)
+        if stored != computed:
+            raise CorruptRecordError(fi.path, index, offset, f"data CRC mismatch: stored 0x{stored:08x}, "
+                                     f"computed 0x{computed:08x} over {length} payload bytes")
+        message = message_class()
+        try:
+            message.ParseFromString(payload)
+        except DecodeError as e:
+            raise CorruptRecordError(fi.path, index, offset,
+                                     f"payload is not a valid tensorflow.SequenceExample protobuf ({e})") from None
+        try:
+            record = decode(message)
+        except _BadRecord as e:
+            raise CorruptRecordError(fi.path, index, offset, str(e)) from None
+        frames = len(record[self.feature_names[0]])
+        if frames < self.min_frames:
+            raise CorruptRecordError(fi.path, index, offset, f"video {record['id']!r} has {frames} frames "
+                                     f"(min_frames {self.min_frames})")
+        try:
+            return self.pipeline(record)
+        except (ValueError, KeyError) as e:
+            reason = e.args[0] if isinstance(e, KeyError) and e.args else e
+            raise CorruptRecordError(fi.path, index, offset, f"video {record['id']!r}: {reason}") from None
+
+    # ------------------------------------------------------------------ corrupt-record reports
+
+    def _on_corrupt(self, e: CorruptRecordError) -> None:
+        if not self.skip_corrupt:
+            # A DataLoader worker re-raises exceptions in the main process as ``type(e)(traceback text)``,
+            # which loses the attributes; leave them where the main process finds them
+            # (:meth:`recorded_error`).
+            self._write(_ERROR_FILE, error_to_dict(e), mode="w")
+            raise e
+        self._write(f"skipped.{os.getpid()}.jsonl", error_to_dict(e), mode="a")
+
+    def _write(self, name: str, data: Dict[str, Any], mode: str) -> None:
+        if not os.path.isdir(self._report_dir):
+            return
+        with open(os.path.join(self._report_dir, name), mode, encoding="utf-8") as f:
+            f.write(json.dumps(data) + "\n")
+
+    def recorded_error(self) -> Optional[CorruptRecordError]:
+        """The corrupt-record error last raised by any reader of this dataset (also one in a loader
+        worker), or None."""
+        path = os.path.join(self._report_dir, _ERROR_FILE)
+        if not os.path.isfile(path):
+            return None
+        with open(path, encoding="utf-8") as f:
+            d = json.loads(f.readline())
+        return CorruptRecordError(d["path"], d["index"], d["offset"], d["reason"])
+
+    def pop_skipped(self) -> List[Dict[str, Any]]:
+        """The records skipped since the last call (all readers of this process and its loader workers),
+        each ``{"path", "index", "offset", "reason"}``, sorted by path and index; then forgets them.
+        Files whose tail could not be framed are listed every epoch, on rank 0 only."""
+        skipped: List[Dict[str, Any]] = []
+        if os.path.isdir(self._report_dir):
+            for name in os.listdir(self._report_dir):
+                if name.startswith("skipped."):
+                    full = os.path.join(self._report_dir, name)
+                    with open(full, encoding="utf-8") as f:
+                        skipped.extend(json.loads(line) for line in f if line.strip())
+                    os.remove(full)
+        if self.skip_corrupt and dist_rank_and_world()[0] == 0:
+            skipped.extend(error_to_dict(fi.problem) for fi in self.index() if fi.problem is not None)
+        return sorted(skipped, key=lambda d: (d["path"], d["index"]))

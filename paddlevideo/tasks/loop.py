@@ -1,0 +1,137 @@
+"""One training epoch: steps with optional AMP, a NaN/Inf guard, equal step counts across ranks,
+throughput logs and the fault-injection knob used by the kill-and-resume test."""
+from __future__ import annotations
+
+import math
+import os
+import signal
+import time
+from dataclasses import dataclass
+from typing import Any, Dict, Iterable, Iterator, Optional
+
+import paddle
+
+from ..utils.logger import get_logger
+
+#: Test-only fault injection: ``PADDLEVIDEO_KILL_AT_STEP=N`` makes the training process send itself
+#: SIGKILL right after global step ``N`` (1-based, counted over all epochs). The training path is the
+#: same with or without it; it only decides when the process dies.
+KILL_AT_STEP_ENV = "PADDLEVIDEO_KILL_AT_STEP"
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or Inf; the message names the epoch, step and the last good checkpoint."""
+
+
+@dataclass
+class AmpSettings:
+    """Automatic mixed precision for GPU training.
+
+    Attributes:
+        enabled: use ``paddle.amp.auto_cast`` with a dynamic loss scaler (GPU only; on CPU Paddle 3.3 has
+            no half-precision kernels and ``auto_cast`` does nothing, so training stays float32).
+        level: ``O1`` (white-listed ops in float16) or ``O2`` (almost everything in float16, with float32
+            master weights through ``paddle.amp.decorate``).
+        dtype: ``float16`` or ``bfloat16``.
+    """
+
+    enabled: bool = False
+    level: str = "O1"
+    dtype: str = "float16"
+
+
+def iterate_batches(loader: Iterable[Any], dataset: Any = None) -> Iterator[Any]:
+    """Iterate a DataLoader, re-raising a corrupt-record error from a loader worker with its file, record
+    and offset (Paddle re-raises worker errors as ``type(e)(traceback text)``, which loses them)."""
+    it = iter(loader)
+    while True:
+        try:
+            batch = next(it)
+        except StopIteration:
+            return
+        except Exception:
+            recorded = getattr(dataset, "recorded_error", None)
+            err = recorded() if recorded is not None else None
+            if err is not None:
+                raise err from None
+            raise
+        yield batch
+
+
+def train_one_epoch(net: paddle.nn.Layer, loader: Iterable[Any], dataset: Any, optimizer: Any,
+                    scheduler: Any, iter_step: bool, epoch: int, epochs: int, global_step: int,
+                    num_steps: Optional[int], world: int, log_interval: int, checkpoint_hint: str,
+                    amp: AmpSettings, scaler: Optional[Any] = None) -> Dict[str, Any]:
+    """Run one epoch of optimisation steps.
+
+    Args:
+        net: the model, wrapped in ``paddle.DataParallel`` when ``world > 1``; ``net(batch, "train")``
+            returns ``{"loss": scalar float32}``.
+        loader / dataset: the training DataLoader and its dataset (for worker error reports).
+        scheduler / iter_step: LR scheduler, stepped after each step when ``iter_step``.
+        global_step: steps done before this epoch (all epochs).
+        num_steps: steps every rank must take this epoch (from the dataset's sharding); when this
+            rank's loader runs out earlier, it repeats its last batch with loss weight 0 so the
+            gradient all-reduce of the other ranks does not wait forever. None: as many as the loader gives.
+        world: number of ranks (videos/s are logged for all ranks together, assuming equal batches).
+        checkpoint_hint: where the last good checkpoint is, for the divergence message.
+        amp / scaler: mixed precision settings and the ``paddle.amp.GradScaler`` (None without AMP).
+
+    Returns:
+        ``{"global_step", "steps", "videos" (this rank), "seconds", "loss" (last finite loss)}``.
+
+    Raises:
+        TrainingDiverged: the loss is NaN or Inf (checked every step, before the optimizer step).
+        RuntimeError: the loader gave more batches than ``num_steps`` (the data changed during training).
+    """
+    logger = get_logger()
+    kill_at = int(os.environ.get(KILL_AT_STEP_ENV, "0") or 0)
+    net.train()
+    tic = time.perf_counter()
+    videos, step, last_loss = 0, 0, float("nan")
+    batches = iterate_batches(loader, dataset)
+    last_batch = None
+    while num_steps is None or step < num_steps:
+        batch = next(batches, None)
+        weight = 1.0
+        if batch is None:
+            if num_steps is None or last_batch is None:
+                break
+            batch, weight = last_batch, 0.0  # filler step: no data left on this rank
+        step += 1
+        with paddle.amp.auto_cast(enable=amp.enabled, level=amp.level, dtype=amp.dtype):
+            loss = net(batch, "train")["loss"]
+        value = float(loss.item())
+        if not math.isfinite(value):
+            raise TrainingDiverged(f"loss is {value} at epoch {epoch} step {step} (global step "
+                                   f"{global_step + step}); training stopped, the last good checkpoint "
+                                   f"is kept ({checkpoint_hint}). Lower the learning rate or enable "
+                                   "OPTIMIZER.grad_clip.")
+        if weight != 1.0:
+            loss = loss * weight
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            loss.backward()
+            optimizer.step()
+        optimizer.clear_grad()
+        if scheduler is not None and iter_step:
+            scheduler.step()
+        if weight:
+            videos += int(batch["lengths"].shape[0])
+            last_batch, last_loss = batch, value
+        if kill_at and global_step + step == kill_at:
+            os.kill(os.getpid(), signal.SIGKILL)
+        if step % log_interval == 0:
+            elapsed = time.perf_counter() - tic
+            eta = f"  eta {(num_steps - step) * elapsed / step:.0f}s" if num_steps else ""
+            logger.info(f"epoch {epoch}/{epochs} step {step}{'/' + str(num_steps) if num_steps else ''}  "
+                        f"loss {value:.5f}  lr {optimizer.get_lr():.3e}  "
+                        f"{videos * world / max(elapsed, 1e-9):.1f} videos/s{eta}")
+    if num_steps is not None and next(batches, None) is not None:
+        raise RuntimeError(f"the training loader gave more than the {num_steps} batches planned for epoch "
+                           f"{epoch}; did the data files change during training?")
+    return {"global_step": global_step + step, "steps": step, "videos": videos,
+            "seconds": time.perf_counter() - tic, "loss": last_loss}
