@@ -113,7 +113,8 @@ def test_dataset_option_through_dataloader(tmp_path):
     batch_size, window = 4, 3
     ds = YouTube8MTFRecordDataset(str(tmp_path / "*.tfrecord"), [{"name": "MultiHotLabels", "num_classes": 5}],
                                   feature_dims=(8, 4), shuffle=True, shuffle_buffer=8, seed=3,
-                                  bucket_window=window, bucket_batch_size=batch_size)
+                                  bucket_window=window)
+    ds.set_batch_size(batch_size)
     seen = []
     for batch in build_dataloader(ds, batch_size, num_workers=0):
         lens = batch["lengths"].numpy()
@@ -121,7 +122,7 @@ def test_dataset_option_through_dataloader(tmp_path):
         seen.extend(int(rgb[i, 0, 0]) for i in range(len(lens)))
     assert sorted(seen) == sorted(i % 256 for i in range(70))
     # the loader's batches are exactly the runs of the sorted windows of the (shuffled) stream
-    stream = list(ds._unbucketed())
+    stream = list(ds.iter_shard(0, 1))                         # the same reader's stream, not bucketed
     w = batch_size * window
     expected_batches = []
     for start in range(0, len(stream), w):
@@ -134,8 +135,31 @@ def test_dataset_option_through_dataloader(tmp_path):
     assert ratio_bucketed < ratio_plain
 
 
-def test_dataset_rejects_window_without_batch_size(tmp_path):
+def test_dataset_option_with_two_loader_workers(tmp_path):
+    """Each worker buckets its own stream; the DataLoader's batches are still exactly the sorted runs."""
+    from paddlevideo.loader.builder import build_dataloader
     from paddlevideo.loader.datasets.yt8m_tfrecord import YouTube8MTFRecordDataset
+    from paddlevideo.loader.yt8m import write_tfrecord
 
-    with pytest.raises(ValueError, match="bucket_batch_size"):
-        YouTube8MTFRecordDataset(str(tmp_path / "*.tfrecord"), bucket_window=4)
+    rng = np.random.default_rng(9)
+    lengths = rng.integers(1, 40, size=60)
+    records = [{"id": f"v{i:03d}", "labels": np.array([0]), "rgb": np.full((t, 8), i, np.uint8),
+                "audio": np.zeros((t, 4), np.uint8)} for i, t in enumerate(lengths)]
+    for f in range(3):
+        write_tfrecord(tmp_path / f"p{f}.tfrecord", records[f * 20:(f + 1) * 20])
+    batch_size, window = 4, 2
+    ds = YouTube8MTFRecordDataset(str(tmp_path / "*.tfrecord"), [{"name": "MultiHotLabels", "num_classes": 1}],
+                                  feature_dims=(8, 4), shuffle=True, shuffle_buffer=4, seed=1, bucket_window=window)
+    ds.set_batch_size(batch_size)
+    expected = []
+    for worker in range(2):
+        stream = [len(r["rgb"]) for r in ds.iter_shard(0, 1, worker, 2)]
+        for start in range(0, len(stream), batch_size * window):
+            win = sorted(stream[start:start + batch_size * window])
+            expected += [tuple(win[i:i + batch_size]) for i in range(0, len(win), batch_size)]
+    got, ids = [], []
+    for batch in build_dataloader(ds, batch_size, num_workers=2):
+        got.append(tuple(sorted(batch["lengths"].numpy().tolist())))
+        ids.extend(batch["rgb"].numpy()[:, 0, 0].tolist())
+    assert sorted(ids) == list(range(60))
+    assert sorted(got) == sorted(expected)

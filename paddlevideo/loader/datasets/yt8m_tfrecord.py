@@ -21,6 +21,7 @@ from ..yt8m import CorruptRecordError, proto
 # ranges found through an index, so it needs the payload -> record step on its own).
 from ..yt8m.reader import _BadRecord, _frame_decoder
 from ..yt8m.tfrecord import FOOTER_SIZE, HEADER_SIZE, masked_crc32c
+from .bucketing import bucket_by_length
 from .sharding import (FileIndex, dist_rank_and_world, index_tfrecord, locate, num_global_steps,
                        rank_step_ranges, worker_ranges)
 
@@ -75,6 +76,8 @@ class YouTube8MTFRecordDataset(IterableDataset):
         seed: base seed of the shuffling (combined with the epoch).
         skip_corrupt: skip and count corrupt records instead of raising.
         min_frames: videos with fewer frames are corrupt (a zero-frame video has nothing to pool).
+        bucket_window: length bucketing (:mod:`.bucketing`): batches of similar length, sorted within windows
+            of ``bucket_window`` batches of :meth:`set_batch_size` records; 0 = off.
 
     Yields pipeline outputs (record dicts); :meth:`collate` turns a list of them into a batch.
 
@@ -86,8 +89,9 @@ class YouTube8MTFRecordDataset(IterableDataset):
     def __init__(self, file_pattern: Union[str, Sequence[str]], pipeline: Optional[Sequence[Any]] = None,
                  feature_names: Sequence[str] = ("rgb", "audio"), feature_dims: Sequence[int] = (1024, 128),
                  id_key: Optional[str] = None, shuffle: bool = False, shuffle_buffer: int = 1024,
-                 seed: int = 0, skip_corrupt: bool = False, min_frames: int = 1) -> None:
+                 seed: int = 0, skip_corrupt: bool = False, min_frames: int = 1, bucket_window: int = 0) -> None:
         super().__init__()
+        self.bucket_window = int(bucket_window)
         self.files = expand_file_pattern(file_pattern)
         self.pipeline = Compose(pipeline)
         self.feature_names = list(feature_names)
@@ -161,7 +165,11 @@ class YouTube8MTFRecordDataset(IterableDataset):
         info = get_worker_info()
         worker_id, num_workers = (info.id, info.num_workers) if info is not None else (0, 1)
         rank, world = dist_rank_and_world()
-        yield from self.iter_shard(rank, world, worker_id, num_workers)
+        records = self.iter_shard(rank, world, worker_id, num_workers)
+        if self.bucket_window > 0:
+            rng = np.random.default_rng((self.seed, self.epoch, rank, worker_id, 1))
+            records = bucket_by_length(records, self.batch_size, self.bucket_window, rng)
+        yield from records
 
     def epoch_files(self) -> List[FileIndex]:
         """The file indexes in this epoch's order (shuffled by ``(seed, epoch)`` in training)."""
