@@ -17,6 +17,7 @@ Follows ``paddle.jit.to_static(..., full_graph=True)`` + ``paddle.jit.save`` as 
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional
 
@@ -166,8 +167,10 @@ def export_model(cfg: Mapping[str, Any], output_dir: str, weights: Optional[str]
     wrapper.eval()
     os.makedirs(output_dir, exist_ok=True)
     prefix = os.path.join(output_dir, model_name)
-    static = paddle.jit.to_static(wrapper, input_spec=[list(specs[:-1]), specs[-1]], full_graph=True)
-    paddle.jit.save(static, prefix)
+    with warnings.catch_warnings():  # dy2static's harmless "Tensor do not have 'place'" (PADDLE3.md §9)
+        warnings.filterwarnings("ignore", message="Tensor do not have 'place'")
+        static = paddle.jit.to_static(wrapper, input_spec=[list(specs[:-1]), specs[-1]], full_graph=True)
+        paddle.jit.save(static, prefix)
     model_file, params_file = prefix + ".json", prefix + ".pdiparams"
     if not (os.path.isfile(model_file) and os.path.isfile(params_file)):
         raise ExportError(f"paddle.jit.save did not write {model_file} and {params_file}")

@@ -104,7 +104,7 @@ def iter_input_records(path: str, feature_names: Sequence[str],
         if kind == "pkl":
             from ..loader.yt8m.pkl import read_pkl
 
-            records = read_pkl(f, feature_names=tuple(feature_names))
+            records = read_pkl(f, feature_names=tuple(feature_names), feature_dims=tuple(feature_dims))
         else:
             records = read_tfrecord(f, feature_names=tuple(feature_names), feature_dims=tuple(feature_dims))
         for record in records:
