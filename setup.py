@@ -20,5 +20,6 @@ setup(
     ],
     extras_require={
         "test": ["pytest>=7"],
+        "onnx": ["paddle2onnx>=2.0", "onnx", "onnxruntime"],
     },
 )
