@@ -214,3 +214,52 @@ def best_and_median(times: Sequence[float]) -> Dict[str, float]:
     """``{"min": ..., "median": ...}`` of repeated timings (seconds)."""
     arr = np.asarray(times, dtype=np.float64)
     return {"min": float(arr.min()), "median": float(np.median(arr))}
+
+
+def count_matmul_flops(model: Any, batch: Mapping[str, Any]) -> Dict[str, float]:
+    """Forward FLOPs of the matrix products of one ``model(batch, "infer")`` call, counted per layer.
+
+    Counts ``nn.Linear`` (``2 * rows * in * out``) and ``nn.LSTM`` (per layer and direction, per *computed*
+    step, i.e. ``B * T_padded``: ``2 * 4H * (in + H)``) through forward post-hooks, so it needs no
+    model-specific code; element-wise work (activations, gates, softmax, attention sums written with
+    ``paddle.matmul``) is not counted. One multiply-add = 2 FLOPs.
+
+    Returns:
+        ``{"linear": flops, "lstm": flops, "total": flops}`` for the whole batch.
+    """
+    import paddle
+    import paddle.nn as nn
+
+    counts = {"linear": 0.0, "lstm": 0.0}
+
+    def on_linear(layer, inputs, output):
+        x = inputs[0]
+        rows = int(np.prod(x.shape[:-1]))
+        counts["linear"] += 2.0 * rows * layer.weight.shape[0] * layer.weight.shape[1]
+
+    def on_lstm(layer, inputs, output):
+        x = inputs[0]
+        b, t = (x.shape[1], x.shape[0]) if getattr(layer, "time_major", False) else (x.shape[0], x.shape[1])
+        h, dirs = layer.hidden_size, layer.num_directions
+        for i in range(layer.num_layers):
+            width = layer.input_size if i == 0 else h * dirs
+            counts["lstm"] += dirs * 2.0 * b * t * 4 * h * (width + h)
+
+    handles = []
+    for layer in model.sublayers(include_self=True):
+        if isinstance(layer, nn.Linear):
+            handles.append(layer.register_forward_post_hook(on_linear))
+        elif isinstance(layer, nn.LSTM):
+            handles.append(layer.register_forward_post_hook(on_lstm))
+    was_training = model.training
+    model.eval()
+    try:
+        with paddle.no_grad():
+            model(batch, "infer")
+    finally:
+        for hd in handles:
+            hd.remove()
+        if was_training:
+            model.train()
+    counts["total"] = counts["linear"] + counts["lstm"]
+    return counts

@@ -88,6 +88,21 @@ def _build(model_name: str, size: str, args, files: List[str]):
     return cfg, model, optimizer, scheduler if iter_step else None, loader, log_interval
 
 
+def _flops_per_frame_and_video(model) -> Dict[str, float]:
+    """Forward matmul FLOPs ``per_video + per_frame * T`` of one video, from two tiny probes (T = 1, 2)
+    counted by :func:`_common.count_matmul_flops`."""
+    import paddle
+
+    counts = []
+    for t in (1, 2):
+        batch = {spec.name: paddle.zeros([1, t, spec.shape[-1]], dtype=spec.dtype)
+                 for spec in model.input_spec()[:-1]}
+        batch["lengths"] = paddle.to_tensor(np.array([t], dtype=np.int64))
+        counts.append(_common.count_matmul_flops(model, batch)["total"])
+    per_frame = counts[1] - counts[0]
+    return {"per_frame": per_frame, "per_video": counts[0] - per_frame}
+
+
 def _count_params(model) -> int:
     return int(sum(int(np.prod(p.shape)) for p in model.parameters()))
 
@@ -103,6 +118,7 @@ def bench_one(model_name: str, size: str, args) -> Dict[str, Any]:
     num_classes = int(cfg_probe["MODEL"]["head"]["num_classes"])
     files = _common.synthetic_shards(2, 128, args.seed, num_classes, args.data_dir)
     cfg, model, optimizer, scheduler, loader, log_interval = _build(model_name, size, args, files * 64)
+    flops = _flops_per_frame_and_video(model)
     sync = lambda: _common.synchronize(args.device)  # noqa: E731
     it = iter(loader)
 
@@ -166,6 +182,9 @@ def bench_one(model_name: str, size: str, args) -> Dict[str, Any]:
     total = {k: float(sum(t[k] for t in full_times)) for k in full_times[0]}
     floor = {k: float(sum(t[k] for t in floor_times)) for k in floor_times[0]}
     metric_cost = _metric_update_cost(args.batch_size, num_classes)
+    # training FLOPs ~ 3 x forward (backward of a matmul costs two matmuls), on the computed (padded) frames
+    train_flops = 3.0 * sum(int(b["lengths"].shape[0]) * (flops["per_video"] + flops["per_frame"] *
+                                                           int(b[model.feature_names[0]].shape[1])) for b in batches)
     return {
         "model": model_name, "size": size, "config": CONFIGS[(model_name, size)],
         "params": _count_params(model), "batch_size": args.batch_size, "workers": args.workers,
@@ -180,6 +199,10 @@ def bench_one(model_name: str, size: str, args) -> Dict[str, Any]:
         "floor_s_per_step": floor["step"] / len(floor_times),
         "floor_fwd_bwd_s_per_step": floor["fwd_bwd"] / len(floor_times),
         "floor_optimizer_s_per_step": floor["optimizer"] / len(floor_times),
+        "fwd_gflop_per_video_at_300_frames": (flops["per_video"] + 300 * flops["per_frame"]) / 1e9,
+        "train_gflop_per_step": train_flops / len(full_times) / 1e9,
+        "achieved_gflop_per_s": train_flops / total["step"] / 1e9,
+        "floor_achieved_gflop_per_s": train_flops / floor["step"] / 1e9,
         "efficiency": floor["step"] / total["step"],
         "efficiency_fwd_bwd": floor["fwd_bwd"] / total["step"],
         "metric_update_if_enabled_s": metric_cost,
@@ -235,7 +258,8 @@ def main(argv=None) -> int:
     rows = [(r["model"], r["size"], f"{r['params'] / 1e6:.1f}M", r["videos_per_s"], r["floor_videos_per_s"],
              r["efficiency"], r["efficiency_fwd_bwd"], r["step_s"], r["breakdown_s_per_step"]["data_wait"],
              r["breakdown_s_per_step"]["fwd_bwd"], r["breakdown_s_per_step"]["optimizer"],
-             r["breakdown_s_per_step"]["log_sync"], r["floor_s_per_step"], r["computed_over_real_frames"])
+             r["breakdown_s_per_step"]["log_sync"], r["floor_s_per_step"], r["computed_over_real_frames"],
+             r["fwd_gflop_per_video_at_300_frames"], r["achieved_gflop_per_s"])
             for r in results]
     result = {"results": results,
               "settings": {"batch_size": args.batch_size, "workers": args.workers, "bucket_window": args.bucket_window,
@@ -243,10 +267,12 @@ def main(argv=None) -> int:
               "machine": {**_common.machine_info(args.device), "loadavg_at_start": [round(x, 2) for x in load_start]}}
     _common.emit("bench_train", result, rows,
                  ("model", "size", "params", "videos/s", "floor v/s", "eff", "eff(fb)", "step s", "wait s",
-                  "fwd+bwd s", "opt s", "log s", "floor s", "pad x"),
+                  "fwd+bwd s", "opt s", "log s", "floor s", "pad x", "GF/video", "GF/s"),
                  args.json,
                  notes=["eff = floor (fwd+bwd+optimizer, same batches, pre-made tensors) / full step; "
-                        "eff(fb) uses the floor without the optimizer; pad x = computed / real frames.",
+                        "eff(fb) uses the floor without the optimizer; pad x = computed / real frames; "
+                        "GF/video = forward GFLOP of a 300-frame video (Linear+LSTM matmuls); "
+                        "GF/s = 3 x forward FLOPs of the computed frames / full step time.",
                         f"load average {result['machine']['loadavg_1_5_15']} on {os.cpu_count()} cores "
                         f"(OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}): absolute figures are noisy."])
     return 0
