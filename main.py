@@ -26,6 +26,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=None, help="random seed (overrides the config's seed)")
     p.add_argument("--device", default="auto", help="cpu, gpu or auto (gpu when available)")
     p.add_argument("--verbose", action="store_true", help="keep Paddle's own log lines and warnings")
+    p.add_argument("--use_visualdl", action="store_true",
+                   help="write loss, lr and validation metrics to <output_dir>/vdl for VisualDL (pip install visualdl)")
     return p.parse_args(argv)
 
 

@@ -90,10 +90,13 @@ def _predict(args: argparse.Namespace) -> int:
     timer = StageTimer()
     records = iter_input_records(args.input_file, meta["feature_names"], meta["feature_dims"])
     results = []
-    for text, entry in predict_stream(records, predictor.run, batch_size=args.batch_size, max_frames=max_frames,
-                                      k=args.top_k, label_names=labels,
-                                      warmup=3 if args.enable_benchmark else 0, timer=timer):
-        print(text)
+    from tqdm import tqdm
+
+    stream = predict_stream(records, predictor.run, batch_size=args.batch_size, max_frames=max_frames,
+                            k=args.top_k, label_names=labels, warmup=3 if args.enable_benchmark else 0, timer=timer)
+    # a progress bar on stderr only when it is a terminal (disable=None); tqdm.write keeps lines intact
+    for text, entry in tqdm(stream, desc="predict", unit="video", leave=False, disable=None):
+        tqdm.write(text)
         results.append(entry)
     summary = timer.summary()
     if args.enable_benchmark:

@@ -4,9 +4,10 @@ from __future__ import annotations
 from typing import Any, Dict, Mapping
 
 import paddle
+from tqdm import tqdm
 
 from ..metrics.registry import METRICS
-from ..utils.dist import all_gather_objects
+from ..utils.dist import all_gather_objects, rank as dist_rank
 from ..utils.registry import build
 from .loop import iterate_batches
 
@@ -65,7 +66,10 @@ def evaluate(model: paddle.nn.Layer, loader: Any, metric: Any, mode: str = "vali
     model.eval()
     metric.reset()
     total_loss, batches = 0.0, 0
-    for batch in iterate_batches(loader, dataset):
+    # Progress bar on rank 0 when stderr is a terminal only (disable=None), cleared when done: logs stay clean.
+    bar = tqdm(iterate_batches(loader, dataset), desc=f"[{mode}]", unit="batch", leave=False,
+               disable=None if dist_rank() == 0 else True)
+    for batch in bar:
         out = model(batch, mode)
         metric.update(out["probs"].numpy(), batch["labels"].numpy())
         total_loss += float(out["loss"].item())

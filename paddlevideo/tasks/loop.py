@@ -7,7 +7,7 @@ import os
 import signal
 import time
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, Iterator, Optional
+from typing import Any, Callable, Dict, Iterable, Iterator, Optional
 
 import paddle
 
@@ -58,10 +58,17 @@ def iterate_batches(loader: Iterable[Any], dataset: Any = None) -> Iterator[Any]
         yield batch
 
 
+def _hms(seconds: float) -> str:
+    """``H:MM:SS`` of a duration in seconds."""
+    s = int(round(max(seconds, 0.0)))
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
 def train_one_epoch(net: paddle.nn.Layer, loader: Iterable[Any], dataset: Any, optimizer: Any,
                     scheduler: Any, iter_step: bool, epoch: int, epochs: int, global_step: int,
                     num_steps: Optional[int], world: int, log_interval: int, checkpoint_hint: str,
-                    amp: AmpSettings, scaler: Optional[Any] = None) -> Dict[str, Any]:
+                    amp: AmpSettings, scaler: Optional[Any] = None, eta_steps: Optional[int] = None,
+                    on_log: Optional[Callable[[int, Dict[str, float]], None]] = None) -> Dict[str, Any]:
     """Run one epoch of optimisation steps.
 
     Args:
@@ -76,6 +83,11 @@ def train_one_epoch(net: paddle.nn.Layer, loader: Iterable[Any], dataset: Any, o
         world: number of ranks (videos/s are logged for all ranks together, assuming equal batches).
         checkpoint_hint: where the last good checkpoint is, for the divergence message.
         amp / scaler: mixed precision settings and the ``paddle.amp.GradScaler`` (None without AMP).
+        eta_steps: expected steps of an epoch when ``num_steps`` is None (e.g. the previous epoch's
+            count); only used for the ETA in the log line. The ETA covers the rest of the run's epochs
+            at this epoch's speed (validation time not included).
+        on_log: called as ``on_log(global_step, {"loss": ..., "lr": ...})`` at every log line
+            (VisualDL scalars, :class:`paddlevideo.utils.visualdl.ScalarWriter`).
 
     Returns:
         ``{"global_step", "steps", "videos" (this rank), "seconds", "loss" (last finite loss)}``.
@@ -126,10 +138,17 @@ def train_one_epoch(net: paddle.nn.Layer, loader: Iterable[Any], dataset: Any, o
             os.kill(os.getpid(), signal.SIGKILL)
         if step % log_interval == 0:
             elapsed = time.perf_counter() - tic
-            eta = f"  eta {(num_steps - step) * elapsed / step:.0f}s" if num_steps else ""
+            planned = num_steps or eta_steps
+            eta = ""
+            if planned:
+                left = max(planned - step, 0) + (epochs - epoch) * planned
+                eta = f"  eta {_hms(left * elapsed / step)}"
+            lr = optimizer.get_lr()
             logger.info(f"epoch {epoch}/{epochs} step {step}{'/' + str(num_steps) if num_steps else ''}  "
-                        f"loss {value:.5f}  lr {optimizer.get_lr():.3e}  "
+                        f"loss {value:.5f}  lr {lr:.3e}  "
                         f"{videos * world / max(elapsed, 1e-9):.1f} videos/s{eta}")
+            if on_log is not None:
+                on_log(global_step + step, {"loss": value, "lr": float(lr)})
     if num_steps is not None and next(batches, None) is not None:
         raise RuntimeError(f"the training loader gave more than the {num_steps} batches planned for epoch "
                            f"{epoch}; did the data files change during training?")

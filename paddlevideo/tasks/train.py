@@ -17,10 +17,12 @@ from ..solver import build_optimizer
 from ..utils.checkpoint import load_weights, save_atomic
 from ..utils.dist import all_gather_objects, barrier, init_distributed
 from ..utils.logger import get_logger
+from ..utils.visualdl import VDL_SUBDIR, ScalarWriter
 from .checkpointing import (checkpoint_prefix, latest_epoch, output_dir_of, resume_training,
                             save_training_checkpoint)
 from .evaluate import build_metric, evaluate
 from .loop import AmpSettings, TrainingDiverged, train_one_epoch
+from .report import write_eval_report
 
 __all__ = ["TrainingDiverged", "AmpSettings", "seed_everything", "checkpoint_prefix", "output_dir_of",
            "write_json", "format_metrics", "train_model", "test_model"]
@@ -82,7 +84,8 @@ def _amp_settings(amp: bool, amp_level: str) -> AmpSettings:
 
 
 def train_model(cfg: Mapping[str, Any], validate: bool = False, weights: Optional[str] = None,
-                resume: bool = False, amp: bool = False, amp_level: str = "O1") -> Dict[str, Any]:
+                resume: bool = False, amp: bool = False, amp_level: str = "O1",
+                use_visualdl: bool = False) -> Dict[str, Any]:
     """Train the model of ``cfg`` and return a summary (best GAP and its epoch, last metrics).
 
     Under ``python -m paddle.distributed.launch`` this is data-parallel: one process per device,
@@ -97,6 +100,9 @@ def train_model(cfg: Mapping[str, Any], validate: bool = False, weights: Optiona
         resume: continue from the last complete checkpoint in the output dir (a fresh start when there
             is none); ``cfg["resume_epoch"]`` picks a given epoch instead.
         amp / amp_level: mixed precision on GPU (``O1`` or ``O2``); a logged no-op on CPU.
+        use_visualdl: also write loss, lr and the validation metrics as VisualDL scalars to
+            ``<output_dir>/vdl`` (or set ``use_visualdl: true`` in the config); a warning and no-op when
+            VisualDL is not installed (:mod:`paddlevideo.utils.visualdl`).
 
     Checkpoints ``<model_name>_epoch_<NNNNN>.pdparams`` / ``.pdopt`` / ``.pdstate`` are written every
     ``save_interval`` epochs and after the last one (see :mod:`.checkpointing`).
@@ -159,12 +165,16 @@ def train_model(cfg: Mapping[str, Any], validate: bool = False, weights: Optiona
 
     best = counters["best"]
     last_metrics: Dict[str, float] = {}
+    vdl = ScalarWriter(os.path.join(out_dir, VDL_SUBDIR), bool(use_visualdl or cfg.get("use_visualdl", False)), rank)
+    eta_steps = num_steps
     start = time.perf_counter()
     for epoch in range(start_epoch, epochs + 1):
         train_set.set_epoch(epoch)
         last_good = (checkpoint_prefix(cfg, epoch - 1) + ".pdparams") if epoch > 1 else "none yet"
         stats = train_one_epoch(net, train_loader, train_set, optimizer, scheduler, iter_step, epoch, epochs,
-                                counters["global_step"], num_steps, world, log_interval, last_good, amp_cfg, scaler)
+                                counters["global_step"], num_steps, world, log_interval, last_good, amp_cfg, scaler,
+                                eta_steps=eta_steps, on_log=lambda step, v: vdl.add_scalars("train", v, step))
+        eta_steps = eta_steps or stats["steps"]
         counters["global_step"] = stats["global_step"]
         if scheduler is not None and not iter_step:
             scheduler.step()
@@ -175,6 +185,7 @@ def train_model(cfg: Mapping[str, Any], validate: bool = False, weights: Optiona
             last_metrics = evaluate(model, valid_loader, metric, "valid", valid_set)
             _report_skipped(valid_set, epoch, out_dir, rank, "valid")
             logger.info(f"[valid] epoch {epoch}: {format_metrics(last_metrics)}")
+            vdl.add_scalars("valid", last_metrics, epoch)
             if rank == 0:
                 write_json({"epoch": epoch, **last_metrics}, os.path.join(out_dir, f"metrics_epoch_{epoch:05d}.json"))
             if last_metrics["gap"] > best["gap"]:
@@ -186,6 +197,7 @@ def train_model(cfg: Mapping[str, Any], validate: bool = False, weights: Optiona
         if rank == 0 and (epoch % save_interval == 0 or epoch == epochs):
             save_training_checkpoint(cfg, epoch, model, optimizer, counters, scaler)
         barrier()
+    vdl.close()
     summary = {"best_gap": best["gap"], "best_epoch": best["epoch"], "last_metrics": last_metrics,
                "train_seconds": time.perf_counter() - start, "global_step": counters["global_step"]}
     if validate and best["epoch"] is not None:
@@ -195,7 +207,8 @@ def train_model(cfg: Mapping[str, Any], validate: bool = False, weights: Optiona
 
 def test_model(cfg: Mapping[str, Any], weights: str) -> Dict[str, float]:
     """Evaluate ``weights`` on ``DATASET.test`` (or ``DATASET.valid`` when there is no test split) and
-    write ``<output_dir>/test_metrics.json`` (rank 0). Under ``distributed.launch`` every rank evaluates
+    write ``<output_dir>/test_metrics.json`` (rank 0), with ``test_report.png`` and
+    ``test_per_class_ap.csv`` beside it (:mod:`.report`). Under ``distributed.launch`` every rank evaluates
     its share and the metrics are gathered, giving the one-process numbers.
 
     Raises:
@@ -211,8 +224,12 @@ def test_model(cfg: Mapping[str, Any], weights: str) -> Dict[str, float]:
     batch_size = int(data_cfg.get("valid_batch_size", data_cfg.get("batch_size", 16)))
     _prepare(dataset, batch_size)
     loader = build_dataloader(dataset, batch_size, int(data_cfg.get("num_workers", 0)))
-    metrics = evaluate(model, loader, build_metric(cfg, int(model.head.num_classes)), "test", dataset)
+    metric = build_metric(cfg, int(model.head.num_classes))
+    metrics = evaluate(model, loader, metric, "test", dataset)
     logger.info(f"[test] {weights}: {format_metrics(metrics)}")
     if rank == 0:
         write_json({"weights": weights, **metrics}, os.path.join(output_dir_of(cfg), "test_metrics.json"))
+        if hasattr(metric, "state"):
+            report = write_eval_report(metric, output_dir_of(cfg), "test")
+            logger.info(f"[test] report: {report['png']} (per-class AP, precision-recall), {report['csv']}")
     return metrics

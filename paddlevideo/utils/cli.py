@@ -53,5 +53,6 @@ def _run(args: argparse.Namespace) -> int:
         test_model(cfg, args.weights)
     else:
         train_model(cfg, validate=args.validate, weights=args.weights, resume=getattr(args, "resume", False),
-                    amp=getattr(args, "amp", False), amp_level=getattr(args, "amp_level", "O1"))
+                    amp=getattr(args, "amp", False), amp_level=getattr(args, "amp_level", "O1"),
+                    use_visualdl=getattr(args, "use_visualdl", False))
     return 0

@@ -31,6 +31,7 @@ TOP_LEVEL_KEYS = {
     "output_dir": "where logs, metrics and checkpoints go",
     "seed": "random seed",
     "resume_epoch": "resume training from the checkpoint of this epoch",
+    "use_visualdl": "also write VisualDL scalars to <output_dir>/vdl (needs pip install visualdl)",
 }
 
 

@@ -1,0 +1,143 @@
+"""Read the training log ``main.py`` writes (``<output_dir>/train.log``) and plot loss and GAP per epoch.
+
+The log lines parsed (written by :mod:`paddlevideo.tasks.loop` and :mod:`paddlevideo.tasks.train`)::
+
+    [2026-01-01 10:00:00] INFO epoch 2/5 step 20/32  loss 0.05123  lr 2.000e-03  410.2 videos/s  eta 0:01:10
+    [2026-01-01 10:00:05] INFO epoch 2 done: 32 steps, 1000 videos in 6.1s (163.9 videos/s)
+    [2026-01-01 10:00:07] INFO [valid] epoch 2: Hit@1 0.9100  PERR 0.8500  GAP 0.9000  mAP 0.8000  (250 videos, loss 0.0400)
+
+Other lines are ignored. ``train.log`` is appended to by every run in the same ``output_dir`` (for
+example a run resumed with ``--resume``); a later line for the same epoch and step replaces an earlier
+one, so the curves show the run as it finally went.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Tuple
+
+__all__ = ["TrainingLog", "parse_training_log", "plot_training_log"]
+
+_STEP = re.compile(r"\bepoch (\d+)/(\d+) step (\d+)(?:/(\d+))?\s+loss (\S+)\s+lr (\S+)")
+_DONE = re.compile(r"\bepoch (\d+) done: (\d+) steps")
+_VALID = re.compile(r"\[valid\] epoch (\d+): Hit@1 (\S+)\s+PERR (\S+)\s+GAP (\S+)\s+mAP (\S+)\s+"
+                    r"\((\d+) videos, loss (\S+)\)")
+
+
+@dataclass
+class TrainingLog:
+    """What a training log says.
+
+    Attributes:
+        steps: ``{(epoch, step): (loss, lr)}`` of every logged training step (step counted in the epoch).
+        steps_per_epoch: ``{epoch: steps}`` from the ``epoch N done`` lines.
+        valid: ``{epoch: {"hit_at_one", "perr", "gap", "map", "num_videos", "loss"}}``.
+        epochs: the planned number of epochs (from the last step line), or None.
+    """
+
+    steps: Dict[Tuple[int, int], Tuple[float, float]] = field(default_factory=dict)
+    steps_per_epoch: Dict[int, int] = field(default_factory=dict)
+    valid: Dict[int, Dict[str, float]] = field(default_factory=dict)
+    epochs: Optional[int] = None
+
+    def epoch_loss(self) -> Dict[int, float]:
+        """Mean of the logged training losses of each epoch: ``{epoch: loss}``."""
+        sums: Dict[int, List[float]] = {}
+        for (epoch, _), (loss, _) in self.steps.items():
+            sums.setdefault(epoch, []).append(loss)
+        return {e: sum(v) / len(v) for e, v in sorted(sums.items())}
+
+
+def parse_training_log(path: str) -> TrainingLog:
+    """Parse a ``train.log`` written by ``main.py`` (format in the module docstring).
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        ValueError: the file has neither training-step nor validation lines (naming the file and the
+            line format expected).
+    """
+    log = TrainingLog()
+    with open(path, "r", encoding="utf-8", errors="replace") as f:
+        for line in f:
+            m = _STEP.search(line)
+            if m:
+                epoch, epochs, step = int(m.group(1)), int(m.group(2)), int(m.group(3))
+                try:
+                    log.steps[(epoch, step)] = (float(m.group(5)), float(m.group(6)))
+                except ValueError:      # a damaged line: skip it rather than fail on a plot
+                    continue
+                log.epochs = epochs
+                continue
+            m = _DONE.search(line)
+            if m:
+                log.steps_per_epoch[int(m.group(1))] = int(m.group(2))
+                continue
+            m = _VALID.search(line)
+            if m:
+                keys = ("hit_at_one", "perr", "gap", "map")
+                try:
+                    values = {k: float(m.group(i + 2)) for i, k in enumerate(keys)}
+                    values.update(num_videos=float(m.group(6)), loss=float(m.group(7)))
+                except ValueError:
+                    continue
+                log.valid[int(m.group(1))] = values
+    if not log.steps and not log.valid:
+        raise ValueError(f"{path}: no training lines found; expected lines such as 'epoch 1/5 step 10  loss "
+                         "0.12345  lr 1.000e-03' and '[valid] epoch 1: Hit@1 ... GAP ...' written by main.py")
+    return log
+
+
+def plot_training_log(log: TrainingLog, png_path: str, title: str = "") -> str:
+    """Draw a 2-panel PNG: training loss (each logged step, and the mean per epoch; validation loss when
+    present) and validation GAP per epoch (Hit@1, PERR and mAP thinner). Returns ``png_path``.
+
+    The x axis is the epoch; a logged step ``s`` of epoch ``e`` with ``S`` steps sits at ``e - 1 + s / S``
+    (``S`` from the ``epoch done`` line, else the largest logged step of that epoch).
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(11, 4.2), dpi=100)
+    FigureCanvasAgg(fig)
+    ax_loss, ax_gap = fig.subplots(1, 2)
+    if log.steps:
+        last_step: Dict[int, int] = {}
+        for e, s in log.steps:
+            last_step[e] = max(last_step.get(e, 0), s)
+        pts = sorted((e - 1 + s / max(log.steps_per_epoch.get(e, last_step[e]), 1), loss)
+                     for (e, s), (loss, _) in log.steps.items())
+        ax_loss.plot([p[0] for p in pts], [p[1] for p in pts], color="#4c72b0", alpha=0.35, lw=1,
+                     label="train loss (logged steps)")
+        per_epoch = log.epoch_loss()
+        ax_loss.plot(list(per_epoch), list(per_epoch.values()), "o-", color="#4c72b0", label="train loss (epoch mean)")
+    if log.valid:
+        epochs = sorted(log.valid)
+        ax_loss.plot(epochs, [log.valid[e]["loss"] for e in epochs], "s--", color="#c44e52", label="valid loss")
+        ax_gap.plot(epochs, [log.valid[e]["gap"] for e in epochs], "o-", color="#55a868", lw=2.5, label="GAP")
+        for key, name, color in (("hit_at_one", "Hit@1", "#8172b2"), ("perr", "PERR", "#ccb974"),
+                                 ("map", "mAP", "#64b5cd")):
+            ax_gap.plot(epochs, [log.valid[e][key] for e in epochs], ".-", color=color, lw=1, label=name)
+        best = max(epochs, key=lambda e: log.valid[e]["gap"])
+        ax_gap.annotate(f"best GAP {log.valid[best]['gap']:.4f}", (best, log.valid[best]["gap"]),
+                        textcoords="offset points", xytext=(0, -16),
+                        ha="right" if best == epochs[-1] and len(epochs) > 1 else "center")
+        ax_gap.set_ylim(0, 1.02)
+    else:
+        ax_gap.text(0.5, 0.5, "no validation lines in the log\n(train with --validate)", ha="center",
+                    va="center", transform=ax_gap.transAxes)
+    ax_loss.set_xlabel("epoch")
+    ax_loss.set_ylabel("loss")
+    ax_loss.set_title("Loss")
+    ax_loss.grid(alpha=0.3)
+    ax_gap.set_xlabel("epoch")
+    ax_gap.set_ylabel("validation metric")
+    ax_gap.set_title("Validation GAP per epoch")
+    ax_gap.grid(alpha=0.3)
+    for ax in (ax_loss, ax_gap):
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(loc="best", fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(png_path)
+    return png_path

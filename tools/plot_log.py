@@ -1,0 +1,46 @@
+"""Turn a training log into a PNG of loss and validation GAP per epoch.
+
+    python tools/plot_log.py output/AttentionLSTM_demo/train.log                 # -> output/AttentionLSTM_demo/train_log.png
+    python tools/plot_log.py output/AttentionLSTM_demo/train.log -o curves.png --title "demo run"
+
+Reads the ``train.log`` that ``main.py`` writes to ``output_dir`` (rank 0): the step lines (loss, lr) and
+the ``[valid]`` lines of ``--validate`` (Hit@1, PERR, GAP, mAP, validation loss).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description="Plot loss and GAP per epoch from a main.py training log.")
+    p.add_argument("log", help="train.log written by main.py")
+    p.add_argument("-o", "--output", default=None, help="PNG to write (default: <log without .log>_log.png)")
+    p.add_argument("--title", default=None, help="figure title (default: the log's path)")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    from paddlevideo.visualization.training_log import parse_training_log, plot_training_log
+
+    try:
+        log = parse_training_log(args.log)
+        out = args.output or os.path.splitext(args.log)[0] + "_log.png"
+        os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+        plot_training_log(log, out, args.title if args.title is not None else args.log)
+    except (OSError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    best = max(log.valid.items(), key=lambda kv: kv[1]["gap"]) if log.valid else None
+    print(f"{out}: {len(log.epoch_loss())} epoch(s) of training loss"
+          + (f", validation GAP of {len(log.valid)} epoch(s), best {best[1]['gap']:.4f} at epoch {best[0]}"
+             if best else ", no validation lines"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
