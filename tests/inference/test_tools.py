@@ -95,3 +95,31 @@ def test_export_wrong_weights_is_one_line(tmp_path, paddlevideo_pdparams, export
     r = run("tools/export_model.py", "-c", str(cfg_path), "-p", paddlevideo_pdparams, "-o", str(tmp_path))
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "error:" in r.stderr and "backbone.fc_feature.0.weight" in r.stderr and "PaddleVideo" in r.stderr
+
+
+def test_paddlevideo_checkpoint_through_both_tools(tmp_path, paddlevideo_pdparams):
+    """PaddleVideo's two commands with a PaddleVideo checkpoint reproduce PaddleVideo's own probabilities."""
+    cfg = {"model_name": "AttentionLSTM", "MODEL": {
+        "framework": "Recognizer1D",
+        "backbone": {"name": "AttentionLSTM", "embedding_size": 32, "lstm_size": 48},
+        "head": {"name": "MLPHead", "num_classes": 64, "hidden_sizes": [8192, 4096], "activations": ["relu", "tanh"]}},
+        "INFERENCE": {"max_frames": 300}}
+    cfg_path = tmp_path / "pv.yaml"
+    cfg_path.write_text(yaml.safe_dump(cfg))
+    out = tmp_path / "inference" / "AttentionLSTM"
+    r = run("tools/export_model.py", "-c", str(cfg_path), "-p", paddlevideo_pdparams, "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    # expected.npz holds PaddleVideo's outputs for the videos of train0000_split_{0..3}.pkl
+    pkls = os.path.join(DATA, "yt8m", "paddle_pkl", "frame", "train0000_split_[0-3].pkl")
+    preds = tmp_path / "preds.json"
+    r = run("tools/predict.py", "--input_file", pkls, "--config", str(cfg_path),
+            "--model_file", str(out / "AttentionLSTM.json"), "--params_file", str(out / "AttentionLSTM.pdiparams"),
+            "--use_gpu=False", "--use_tensorrt=False", "--batch_size", "4", "--top_k", "64", "--output", str(preds))
+    assert r.returncode == 0, r.stderr
+    expected = np.load(os.path.join(DATA, "paddlevideo", "expected.npz"))["probs"]
+    results = json.loads(preds.read_text())["results"]
+    assert len(results) == 4
+    for row, res in zip(expected, results):
+        got = np.zeros(64, np.float32)
+        got[res["top_k_classes"]] = res["top_k_scores"]
+        np.testing.assert_allclose(got, row, rtol=0, atol=1e-5)
