@@ -35,6 +35,14 @@ TOP_LEVEL_KEYS = {
 }
 
 
+#: Keys of the sections whose own keys are fixed (component options are checked when built).
+SECTION_KEYS = {
+    "MODEL": ("framework", "backbone", "head", "loss"),
+    "DATASET": ("batch_size", "valid_batch_size", "num_workers", "train", "valid", "test"),
+    "PIPELINE": ("train", "valid", "test"),
+}
+
+
 class ConfigError(ValueError):
     """A config file or override is invalid; the message names the file or key and what is valid."""
 
@@ -179,15 +187,17 @@ def validate_config(cfg: Mapping[str, Any], source: str = "config") -> None:
     for k in ("model_name", "MODEL"):
         if k not in cfg:
             raise ConfigError(f"{source}: missing required key {k!r}")
-    model = cfg["MODEL"]
-    if not isinstance(model, Mapping):
-        raise ConfigError(f"{source}: MODEL must be a mapping")
-    valid_model = ("framework", "backbone", "head", "loss")
-    for k in model:
-        if k not in valid_model:
-            close = difflib.get_close_matches(k, valid_model, n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise ConfigError(f"{source}: unknown key MODEL.{k}.{hint} Valid keys: {', '.join(valid_model)}")
+    for section, valid in SECTION_KEYS.items():
+        body = cfg.get(section)
+        if body is None:
+            continue
+        if not isinstance(body, Mapping):
+            raise ConfigError(f"{source}: {section} must be a mapping, got {type(body).__name__}")
+        for k in body:
+            if k not in valid:
+                close = difflib.get_close_matches(str(k), valid, n=1)
+                hint = f" Did you mean {close[0]!r}?" if close else ""
+                raise ConfigError(f"{source}: unknown key {section}.{k}.{hint} Valid keys: {', '.join(valid)}")
 
 
 def load_config(path: str, overrides: Optional[List[str]] = None) -> AttrDict:

@@ -97,3 +97,13 @@ def test_typo_in_model_component_fails_at_build():
     cfg = load_config(DEMO, ["MODEL.head.name=MLPHaed"])
     with pytest.raises(KeyError, match="MLPHead"):
         build_model(cfg.MODEL)
+
+
+def test_typo_in_dataset_or_pipeline_section_is_caught(tmp_path):
+    from paddlevideo.utils.config import ConfigError, load_config
+
+    base = os.path.join(ROOT, "configs", "recognition", "attention_lstm", "attention_lstm_youtube8m_demo.yaml")
+    with pytest.raises(ConfigError, match=r"unknown key DATASET\.batch_sise\. Did you mean 'batch_size'"):
+        load_config(base, ["DATASET.batch_sise=4"])
+    with pytest.raises(ConfigError, match=r"unknown key PIPELINE\.tarin.*Valid keys: train, valid, test"):
+        load_config(base, ["PIPELINE.tarin=[]"])
