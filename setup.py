@@ -17,6 +17,7 @@ setup(
         "tqdm>=4.60",
         "protobuf>=4.21",
         "crc32c>=2.3",
+        "matplotlib>=3.5",
     ],
     extras_require={
         "test": ["pytest>=7"],

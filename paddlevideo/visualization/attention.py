@@ -108,6 +108,7 @@ def plot_attention(result: AttentionResult, png_path: str, top_k: int = 5,
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     curves = [(n, w) for n, w in zip(result.feature_names, result.weights) if w.ndim == 1]
     maps = [(n, w) for n, w in zip(result.feature_names, result.weights) if w.ndim == 2]
@@ -134,6 +135,7 @@ def plot_attention(result: AttentionResult, png_path: str, top_k: int = 5,
                        extent=(-0.5, w.shape[1] - 0.5, -0.5, w.shape[0] - 0.5))
         ax.set_xlabel("frame (second)")
         ax.set_ylabel("attention unit")
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_title(f"{name}: {w.shape[0]} units x {w.shape[1]} frames (each row sums to 1)")
         fig.colorbar(im, ax=ax, fraction=0.03, pad=0.01)
         row += 1
