@@ -8,18 +8,20 @@ For every (model, size) the script builds the model, optimizer, dataset and Data
 ``configs/recognition/`` (full = the YouTube-8M config, small = its ``_demo`` config), pointed at synthetic
 shards with YouTube-8M shapes (uint8 codes, ~218 frames per video, up to 300; see ``_common``), and times:
 
-* **full step** -- exactly the loop of ``paddlevideo/tasks/train.py``: next batch from the DataLoader
-  (``--workers`` processes), ``forward(batch, "train")``, ``backward``, ``optimizer.step`` +
-  ``clear_grad`` (+ LR scheduler), and ``loss.item()`` only every ``log_interval`` steps. It is split into
-  ``data_wait`` (blocked on the loader), ``fwd_bwd``, ``optimizer`` and ``metric`` (0: the training path
-  updates no metric; ``metric_update_if_enabled_s`` is what one streaming-metric update would add);
-* **compute floor** -- the same model and the *same batches* (kept from the full steps, pre-made tensors
-  on the device, no loader): ``fwd_bwd`` alone (``floor_fwd_bwd``) and with the optimizer (``floor``).
+* **full step** -- the real training loop, ``paddlevideo.tasks.loop.train_one_epoch`` (what
+  ``main.py`` runs), fed by the DataLoader with ``--workers`` processes: wall time per step;
+* **instrumented step** -- a copy of that loop with timers, to split a step into ``data_wait`` (blocked
+  on the loader), ``fwd_bwd``, ``optimizer`` (+ LR scheduler) and ``log_sync`` (``loss.item()`` every
+  ``log_interval`` steps); ``metric`` is 0 because the training path updates no metric, and
+  ``metric_update_if_enabled_s`` is what one streaming-metric update per step would add;
+* **compute floor** -- the same model on pre-made tensors with the *same batch shapes and lengths* as the
+  real-loop steps (no loader): ``fwd_bwd`` + optimizer (``floor``) and ``fwd_bwd`` alone.
 
-``efficiency = floor / full step`` (sum over the same batches), and ``efficiency_fwd_bwd`` with the
-floor without the optimizer. Phases run A (full steps) then B (floor) for ``--rounds`` rounds, so both
-see similar machine load; the load average is recorded. On GPU every phase boundary synchronises the
-device (``paddle.device.synchronize``), which the real loop does not do.
+``efficiency = floor / full step`` (summed over the same batch shapes), and ``efficiency_fwd_bwd`` with
+the floor without the optimizer. Real-loop steps and floor steps alternate one by one (each floor step
+uses the shape of the real step just before it), so both see the same machine load; then the
+instrumented loop runs ``--steps`` steps; all of it ``--rounds`` times. The load average is recorded. On GPU
+the instrumented loop and the floor synchronise the device at phase boundaries; the real loop does not.
 """
 from __future__ import annotations
 
@@ -53,8 +55,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=None, help="OMP threads of the compute (default: all cores)")
     p.add_argument("--steps", type=int, default=None,
                    help="timed steps per phase (default: 3 for full AttentionLSTM, 20 otherwise)")
+    p.add_argument("--instrumented_steps", type=int, default=None,
+                   help="instrumented steps per round (default: 1 for full AttentionLSTM, --steps otherwise)")
     p.add_argument("--warmup", type=int, default=1, help="untimed steps first")
-    p.add_argument("--rounds", type=int, default=None, help="A/B rounds (default 1 for full AttentionLSTM, 2 otherwise)")
+    p.add_argument("--rounds", type=int, default=None, help="rounds of (paired steps, instrumented steps); "
+                   "default 1 for full AttentionLSTM, 2 otherwise")
     p.add_argument("--log_interval", type=int, default=None, help="default: the config's")
     p.add_argument("--bucket_window", type=int, default=0, help="length bucketing window in batches (0 = off)")
     p.add_argument("--data_dir", default=None)
@@ -108,8 +113,10 @@ def _count_params(model) -> int:
 
 
 def bench_one(model_name: str, size: str, args) -> Dict[str, Any]:
-    """Time full training steps and the compute floor for one (model, size); returns the figures."""
+    """Time the real training loop, an instrumented copy of it and the compute floor for one (model, size)."""
     import paddle
+
+    from paddlevideo.tasks.loop import AmpSettings, train_one_epoch
 
     heavy = model_name == "AttentionLSTM" and size == "full"
     steps = args.steps or (3 if heavy else 20)
@@ -121,8 +128,24 @@ def bench_one(model_name: str, size: str, args) -> Dict[str, Any]:
     flops = _flops_per_frame_and_video(model)
     sync = lambda: _common.synchronize(args.device)  # noqa: E731
     it = iter(loader)
+    shapes: List[Dict[str, Any]] = []
 
-    def full_step(step: int, keep: List[Dict[str, np.ndarray]]) -> Dict[str, float]:
+    def capture(n: int):
+        """Yield n loader batches to the real loop, noting their shapes and lengths (no data copies)."""
+        for _ in range(n):
+            batch = next(it)
+            shapes.append({"lengths": batch["lengths"].numpy(),
+                           **{k: tuple(v.shape) for k, v in batch.items() if k != "lengths"}})
+            yield batch
+
+    def real_loop(n: int) -> float:
+        t0 = time.perf_counter()
+        train_one_epoch(model, capture(n), None, optimizer, scheduler, scheduler is not None, 1, 1, 0, None, 1,
+                        log_interval, "none (benchmark)", AmpSettings())
+        sync()
+        return time.perf_counter() - t0
+
+    def instrumented_step(step: int) -> Dict[str, float]:
         t0 = time.perf_counter()
         batch = next(it)
         t1 = time.perf_counter()
@@ -137,9 +160,8 @@ def bench_one(model_name: str, size: str, args) -> Dict[str, Any]:
         sync()
         t3 = time.perf_counter()
         if step % log_interval == 0:
-            loss.item()                      # the loop's only host sync, as in tasks/train.py
+            loss.item()
         t4 = time.perf_counter()
-        keep.append({k: v.numpy() for k, v in batch.items()})
         return {"data_wait": t1 - t0, "fwd_bwd": t2 - t1, "optimizer": t3 - t2, "metric": 0.0,
                 "log_sync": t4 - t3, "step": t4 - t0}
 
@@ -156,57 +178,67 @@ def bench_one(model_name: str, size: str, args) -> Dict[str, Any]:
         t2 = time.perf_counter()
         return {"fwd_bwd": t1 - t0, "optimizer": t2 - t1, "step": t2 - t0}
 
-    warm: List[Dict[str, np.ndarray]] = []
-    for s in range(args.warmup):
-        full_step(s + 1, warm)
-    full_times: List[Dict[str, float]] = []
-    floor_times: List[Dict[str, float]] = []
-    batches: List[Dict[str, np.ndarray]] = []
-    step_no = args.warmup
-    for _ in range(rounds):
-        kept: List[Dict[str, np.ndarray]] = []
-        for _ in range(steps):
-            step_no += 1
-            full_times.append(full_step(step_no, kept))
-        tensors = [{k: paddle.to_tensor(v) for k, v in b.items()} for b in kept]
-        sync()
-        for t in tensors:
-            floor_times.append(floor_step(t))
-        batches.extend(kept)
-        del tensors
-    del it
+    def premade(shape: Dict[str, Any], rng: np.random.Generator) -> Dict[str, Any]:
+        out = {"lengths": paddle.to_tensor(shape["lengths"])}
+        for k, v in shape.items():
+            if k == "lengths":
+                continue
+            if k == "labels":
+                out[k] = paddle.to_tensor((rng.random(v) < 3.0 / v[1]).astype(np.float32))
+            else:
+                out[k] = paddle.to_tensor(rng.integers(0, 256, size=v, dtype=np.uint8))
+        return out
 
-    lengths = np.concatenate([b["lengths"] for b in batches])
-    computed = sum(int(b["lengths"].shape[0]) * int(b[model.feature_names[0]].shape[1]) for b in batches)
+    real_loop(args.warmup)
+    shapes.clear()
+    loop_times, instr, floor_times = [], [], []
+    rng = np.random.default_rng(args.seed)
+    for _ in range(rounds):
+        # pairs: one real-loop step, then the floor on a batch of exactly that shape, so that both see the
+        # same machine load (the figure that matters is their ratio)
+        for _ in range(steps):
+            loop_times.append(real_loop(1))
+            tensors = premade(shapes[-1], rng)
+            floor_times.append(floor_step(tensors))
+            del tensors
+        instr.extend(instrumented_step(i + 1) for i in range(args.instrumented_steps or (1 if heavy else steps)))
+    del it
+    loop_s = float(sum(loop_times))
+
+    n_steps = len(shapes)
+    feat = model.feature_names[0]
+    lengths = np.concatenate([sh["lengths"] for sh in shapes])
+    padded = [int(sh[feat][0]) * int(sh[feat][1]) for sh in shapes]
     videos = int(lengths.size)
-    total = {k: float(sum(t[k] for t in full_times)) for k in full_times[0]}
+    ins = {k: float(sum(t[k] for t in instr)) / len(instr) for k in instr[0]}
     floor = {k: float(sum(t[k] for t in floor_times)) for k in floor_times[0]}
     metric_cost = _metric_update_cost(args.batch_size, num_classes)
-    # training FLOPs ~ 3 x forward (backward of a matmul costs two matmuls), on the computed (padded) frames
-    train_flops = 3.0 * sum(int(b["lengths"].shape[0]) * (flops["per_video"] + flops["per_frame"] *
-                                                           int(b[model.feature_names[0]].shape[1])) for b in batches)
+    # training FLOPs ~ 3 x forward (the backward of a matmul is two matmuls), on the computed (padded) frames
+    train_flops = 3.0 * sum(int(sh[feat][0]) * flops["per_video"] + p * flops["per_frame"]
+                            for sh, p in zip(shapes, padded))
     return {
         "model": model_name, "size": size, "config": CONFIGS[(model_name, size)],
         "params": _count_params(model), "batch_size": args.batch_size, "workers": args.workers,
-        "steps": len(full_times), "rounds": rounds, "videos": videos,
-        "mean_frames": float(lengths.mean()), "max_frames_in_batch_mean": float(np.mean(
-            [b[model.feature_names[0]].shape[1] for b in batches])),
-        "computed_over_real_frames": computed / max(int(lengths.sum()), 1),
-        "videos_per_s": videos / total["step"],
+        "steps": n_steps, "rounds": rounds, "videos": videos,
+        "mean_frames": float(lengths.mean()),
+        "padded_frames_mean": float(np.mean([int(sh[feat][1]) for sh in shapes])),
+        "computed_over_real_frames": sum(padded) / max(int(lengths.sum()), 1),
+        "videos_per_s": videos / loop_s,
         "floor_videos_per_s": videos / floor["step"],
-        "step_s": total["step"] / len(full_times),
-        "breakdown_s_per_step": {k: v / len(full_times) for k, v in total.items() if k != "step"},
-        "floor_s_per_step": floor["step"] / len(floor_times),
-        "floor_fwd_bwd_s_per_step": floor["fwd_bwd"] / len(floor_times),
-        "floor_optimizer_s_per_step": floor["optimizer"] / len(floor_times),
-        "fwd_gflop_per_video_at_300_frames": (flops["per_video"] + 300 * flops["per_frame"]) / 1e9,
-        "train_gflop_per_step": train_flops / len(full_times) / 1e9,
-        "achieved_gflop_per_s": train_flops / total["step"] / 1e9,
-        "floor_achieved_gflop_per_s": train_flops / floor["step"] / 1e9,
-        "efficiency": floor["step"] / total["step"],
-        "efficiency_fwd_bwd": floor["fwd_bwd"] / total["step"],
+        "step_s": loop_s / n_steps,
+        "floor_s_per_step": floor["step"] / n_steps,
+        "floor_fwd_bwd_s_per_step": floor["fwd_bwd"] / n_steps,
+        "floor_optimizer_s_per_step": floor["optimizer"] / n_steps,
+        "efficiency": floor["step"] / loop_s,
+        "efficiency_fwd_bwd": floor["fwd_bwd"] / loop_s,
+        "instrumented_s_per_step": ins,
         "metric_update_if_enabled_s": metric_cost,
-        "step_s_each": [round(t["step"], 4) for t in full_times],
+        "fwd_gflop_per_video_at_300_frames": (flops["per_video"] + 300 * flops["per_frame"]) / 1e9,
+        "train_gflop_per_step": train_flops / n_steps / 1e9,
+        "achieved_gflop_per_s": train_flops / loop_s / 1e9,
+        "floor_achieved_gflop_per_s": train_flops / floor["step"] / 1e9,
+        "efficiency_median_of_pairs": float(np.median([f["step"] / r for f, r in zip(floor_times, loop_times)])),
+        "step_s_each": [round(t, 4) for t in loop_times],
         "floor_s_each": [round(t["step"], 4) for t in floor_times],
         "loadavg_after": [round(x, 2) for x in os.getloadavg()],
     }
@@ -256,9 +288,10 @@ def main(argv=None) -> int:
             print(f"# {model_name}/{size}: {r['videos_per_s']:.2f} videos/s, efficiency {r['efficiency']:.3f}",
                   file=sys.stderr, flush=True)
     rows = [(r["model"], r["size"], f"{r['params'] / 1e6:.1f}M", r["videos_per_s"], r["floor_videos_per_s"],
-             r["efficiency"], r["efficiency_fwd_bwd"], r["step_s"], r["breakdown_s_per_step"]["data_wait"],
-             r["breakdown_s_per_step"]["fwd_bwd"], r["breakdown_s_per_step"]["optimizer"],
-             r["breakdown_s_per_step"]["log_sync"], r["floor_s_per_step"], r["computed_over_real_frames"],
+             r["efficiency"], r["efficiency_fwd_bwd"], r["step_s"], r["floor_s_per_step"],
+             r["instrumented_s_per_step"]["data_wait"], r["instrumented_s_per_step"]["fwd_bwd"],
+             r["instrumented_s_per_step"]["optimizer"], r["instrumented_s_per_step"]["log_sync"],
+             r["computed_over_real_frames"],
              r["fwd_gflop_per_video_at_300_frames"], r["achieved_gflop_per_s"])
             for r in results]
     result = {"results": results,
@@ -266,10 +299,11 @@ def main(argv=None) -> int:
                            "warmup": args.warmup, "device": args.device},
               "machine": {**_common.machine_info(args.device), "loadavg_at_start": [round(x, 2) for x in load_start]}}
     _common.emit("bench_train", result, rows,
-                 ("model", "size", "params", "videos/s", "floor v/s", "eff", "eff(fb)", "step s", "wait s",
-                  "fwd+bwd s", "opt s", "log s", "floor s", "pad x", "GF/video", "GF/s"),
+                 ("model", "size", "params", "videos/s", "floor v/s", "eff", "eff(fb)", "step s", "floor s",
+                  "i:wait s", "i:fwd+bwd s", "i:opt s", "i:log s", "pad x", "GF/video", "GF/s"),
                  args.json,
-                 notes=["eff = floor (fwd+bwd+optimizer, same batches, pre-made tensors) / full step; "
+                 notes=["step s = the real loop (tasks/loop.py train_one_epoch) per step; eff = floor (fwd+bwd+optimizer "
+                        "on pre-made tensors of the same batch shapes) / step; i: = instrumented copy of the loop; "
                         "eff(fb) uses the floor without the optimizer; pad x = computed / real frames; "
                         "GF/video = forward GFLOP of a 300-frame video (Linear+LSTM matmuls); "
                         "GF/s = 3 x forward FLOPs of the computed frames / full step time.",
