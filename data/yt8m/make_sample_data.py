@@ -79,7 +79,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out_dir", default=os.path.join(here, "frame"))
     p.add_argument("--num_classes", type=int, default=100)
-    p.add_argument("--train_videos", type=int, default=1000)
+    p.add_argument("--train_videos", type=int, default=2000)
     p.add_argument("--valid_videos", type=int, default=250)
     p.add_argument("--train_shards", type=int, default=4)
     p.add_argument("--valid_shards", type=int, default=2)
