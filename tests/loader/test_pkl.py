@@ -11,6 +11,7 @@ import builtins
 import os
 import pickle
 import pickletools
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -328,6 +329,52 @@ def test_ranks_read_disjoint_parts_covering_everything(tmp_path, monkeypatch, li
     everything = [r["id"] for r in read_pkl(PKL / "frame" / "train0000.pkl")]
     assert sorted(sum(parts, [])) == sorted(everything)
     assert all(parts), parts
+
+
+@pytest.mark.parametrize("listed", ["train.list", "whole.list", "both.list"])
+@pytest.mark.parametrize("world, batch_size, num_workers", [(1, 3, 1), (2, 2, 2), (3, 2, 1), (3, 1, 3)])
+def test_step_sharding_reads_every_video_once_with_equal_steps(tmp_path, listed, world, batch_size, num_workers):
+    (tmp_path / "whole.list").write_text("frame/train0000.pkl\nframe_edge/edge0000.pkl\n")
+    (tmp_path / "both.list").write_text((PKL / "train.list").read_text() + "frame_edge/edge0000.pkl\n")
+    path = PKL / listed if listed == "train.list" else tmp_path / listed
+    ds = YouTube8MPklDataset(str(path), data_prefix=str(PKL), shuffle=True, shuffle_buffer=4, seed=3)
+    ds.set_batch_size(batch_size)
+    expected = [r["id"] for line in path.read_text().split() for r in read_pkl(PKL / line)]
+    assert ds.num_records() == len(expected)
+    steps = -(-len(expected) // (world * batch_size))  # ceil
+    assert ds.num_steps(world) == steps
+    seen = []
+    for rank in range(world):
+        per_rank = 0
+        for worker in range(num_workers):
+            ids = [r["id"] for r in ds.iter_shard(rank, world, worker, num_workers)]
+            per_rank += len(ids)
+            seen += ids
+        assert per_rank <= steps * batch_size and per_rank >= (steps - 1) * batch_size
+    assert sorted(seen) == sorted(expected)
+
+
+def test_error_in_a_loader_worker_survives_being_rebuilt_from_its_message(tmp_path, monkeypatch):
+    # Paddle re-raises a worker's error as ``type(e)(message)``: inside a worker the dataset raises a
+    # ValueError, which that rebuild keeps intact (a BadPklError needs three arguments)
+    import types
+
+    from paddlevideo.loader.datasets import yt8m_pkl
+
+    shutil.copy(PKL / "frame" / "train0000_split_0.pkl", tmp_path / "good.pkl")
+    bad = _video()
+    bad.pop("nframes")
+    _dump(tmp_path / "bad.pkl", bad)
+    (tmp_path / "x.list").write_text("good.pkl\nbad.pkl\n")
+    ds = YouTube8MPklDataset(str(tmp_path / "x.list"))
+    with pytest.raises(BadPklError):  # in the main process: the precise error
+        list(iter(ds))
+    monkeypatch.setattr(yt8m_pkl, "get_worker_info", lambda: types.SimpleNamespace(id=0, num_workers=1))
+    with pytest.raises(ValueError) as info:
+        list(iter(ds))
+    assert type(info.value) is ValueError
+    rebuilt = type(info.value)(str(info.value))
+    assert f"{tmp_path / 'bad.pkl'}: video 0: missing key 'nframes'" in str(rebuilt)
 
 
 def test_shuffle_is_a_seeded_permutation():

@@ -2,15 +2,19 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, Iterator, List, Optional, Sequence
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 from paddle.io import IterableDataset, get_worker_info
 
 from ..pipelines import Compose, collate_frames
 from ..registry import DATASETS
-from ..yt8m import read_pkl
-from .sharding import dist_rank_and_world, reader_shard
+from ..yt8m import BadPklError, UnsafePickleError, load_pickle, read_pkl
+from .bucketing import bucket_by_length
+from .sharding import dist_rank_and_world, locate, num_global_steps, rank_step_ranges, worker_ranges
+
+# A pickle that starts with PROTO <n> EMPTY_DICT holds one dict, i.e. one video (split files).
+_ONE_DICT_PREFIX = b"}"
 
 
 def read_list_file(file_path: str, data_prefix: Optional[str] = None) -> List[str]:
@@ -63,11 +67,12 @@ class YouTube8MPklDataset(IterableDataset):
     Reads the files named by a PaddleVideo list file (split files holding one dict, or whole-file
     pkls holding a list of dicts) with :func:`paddlevideo.loader.yt8m.read_pkl`, which yields the
     same record dicts as the TFRecord reader; pipeline and collate are shared with
-    :class:`YouTube8MTFRecordDataset`. Files are split across ranks and loader workers so that
-    every video is read by exactly one reader per epoch: whole files when there are at least as
-    many files as readers, otherwise every reader reads every file and keeps every
-    ``num_readers``-th video (counted over all files). In training the file order is shuffled per
-    epoch and videos pass through a bounded shuffle buffer.
+    :class:`YouTube8MTFRecordDataset`, and so is the split of an epoch across ranks, training steps
+    and loader workers (:mod:`.sharding`): every video is read by exactly one reader per epoch and
+    every rank gets the same number of batches (:meth:`num_steps`). Counting the videos opens only
+    the first bytes of a split file (a pickled dict is one video) and loads whole-file lists once.
+    In training the file order is shuffled per epoch (seeded by ``(seed, epoch)``) and videos pass
+    through a bounded shuffle buffer (seeded by ``(seed, epoch, rank, worker)``).
 
     Args:
         file_path: list file of pkl paths (see :func:`read_list_file`).
@@ -76,7 +81,9 @@ class YouTube8MPklDataset(IterableDataset):
         feature_names / feature_dims: features to read (``rgb`` and/or ``audio``) and widths.
         shuffle: shuffle files per epoch and records in a buffer (training).
         shuffle_buffer: records held in the shuffle buffer.
-        seed: base seed of the shuffling (combined with the epoch and the reader's shard).
+        seed: base seed of the shuffling.
+        bucket_window: length bucketing (:mod:`.bucketing`) over windows of this many batches of
+            :meth:`set_batch_size` records; 0 = off.
 
     Yields pipeline outputs (record dicts); :meth:`collate` turns a list of them into a batch
     ``{"rgb": uint8[B, Tmax, 1024], "audio": uint8[B, Tmax, 128], "lengths": int64[B],
@@ -84,8 +91,10 @@ class YouTube8MPklDataset(IterableDataset):
 
     Raises:
         FileNotFoundError: the list file or a listed file is missing (at construction).
-        ValueError: the list is empty or a pipeline step rejects a record (naming file and video).
-        UnsafePickleError / BadPklError: a pkl references a forbidden global or is malformed.
+        ValueError: the list is empty, or a pipeline step rejects a record (naming file and video).
+        UnsafePickleError / BadPklError: a pkl references a forbidden global or is malformed. In a
+            loader worker they are re-raised as ``ValueError`` with the same message, because Paddle
+            rebuilds worker errors from their message alone.
 
     Source: PaddleVideo ``FeatureDataset`` (list file + ``data_prefix``), YT8M.md §2.3.
     """
@@ -93,55 +102,93 @@ class YouTube8MPklDataset(IterableDataset):
     def __init__(self, file_path: str, data_prefix: Optional[str] = None,
                  pipeline: Optional[Sequence[Any]] = None,
                  feature_names: Sequence[str] = ("rgb", "audio"), feature_dims: Sequence[int] = (1024, 128),
-                 shuffle: bool = False, shuffle_buffer: int = 1024, seed: int = 0) -> None:
+                 shuffle: bool = False, shuffle_buffer: int = 1024, seed: int = 0,
+                 bucket_window: int = 0) -> None:
         super().__init__()
         self.files = read_list_file(file_path, data_prefix)
         self.pipeline = Compose(pipeline)
         self.feature_names = list(feature_names)
-        self.feature_dims = list(feature_dims)
+        self.feature_dims = [int(d) for d in feature_dims]
+        read_pkl(self.files[0], self.feature_names, self.feature_dims)  # checks the arguments only
         self.shuffle = bool(shuffle)
         self.shuffle_buffer = max(int(shuffle_buffer), 1)
         self.seed = int(seed)
+        self.bucket_window = int(bucket_window)
         self.epoch = 0
+        self.batch_size = 1
+        self._counts: Optional[List[int]] = None
 
     def set_epoch(self, epoch: int) -> None:
         """Set the epoch that seeds this epoch's shuffling (call before iterating)."""
         self.epoch = int(epoch)
+
+    def set_batch_size(self, batch_size: int) -> None:
+        """Records per rank and step (the DataLoader's batch size; default 1).
+
+        Raises:
+            ValueError: for a batch size below 1.
+        """
+        if int(batch_size) < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.batch_size = int(batch_size)
+
+    def counts(self) -> List[int]:
+        """Videos in each listed file, in list order (counted once, then cached).
+
+        Raises:
+            UnsafePickleError, BadPklError: a whole-file pkl that is unsafe or not a list of dicts.
+        """
+        if self._counts is None:
+            self._counts = [_count_videos(p) for p in self.files]
+        return self._counts
+
+    def num_records(self) -> int:
+        """Videos in all listed files."""
+        return sum(self.counts())
+
+    def num_steps(self, world: Optional[int] = None) -> int:
+        """Batches per epoch of every rank: ``ceil(num_records / (world * batch_size))``."""
+        world = dist_rank_and_world()[1] if world is None else int(world)
+        return num_global_steps(self.num_records(), world, self.batch_size)
 
     @staticmethod
     def collate(records: List[Dict[str, Any]]) -> Dict[str, np.ndarray]:
         """Batch collate, see :func:`paddlevideo.loader.pipelines.collate_frames`."""
         return collate_frames(records)
 
-    def _shard(self):
+    def __iter__(self) -> Iterator[Dict[str, Any]]:
         info = get_worker_info()
         worker_id, num_workers = (info.id, info.num_workers) if info is not None else (0, 1)
         rank, world = dist_rank_and_world()
-        return reader_shard(rank, world, worker_id, num_workers)
+        records = self.iter_shard(rank, world, worker_id, num_workers)
+        if self.bucket_window > 0:
+            rng = np.random.default_rng((self.seed, self.epoch, rank, worker_id, 1))
+            records = bucket_by_length(records, self.batch_size, self.bucket_window, rng)
+        if info is None:
+            yield from records
+            return
+        try:
+            yield from records
+        except (BadPklError, UnsafePickleError) as e:
+            raise ValueError(str(e)) from None
 
-    def _records(self, shard: int, num_shards: int) -> Iterator[Dict[str, Any]]:
-        files = list(self.files)
+    def iter_shard(self, rank: int, world: int, worker_id: int = 0,
+                   num_workers: int = 1) -> Iterator[Dict[str, Any]]:
+        """The records of one reader (loader worker ``worker_id`` of ``num_workers`` on ``rank`` of
+        ``world``) in this epoch, through the pipeline and the shuffle buffer."""
+        order = list(range(len(self.files)))
         if self.shuffle:
-            np.random.default_rng((self.seed, self.epoch)).shuffle(files)
-        by_file = len(files) >= num_shards
-        seen = 0
-        for path in (files[shard::num_shards] if by_file else files):
-            for index, record in enumerate(read_pkl(path, self.feature_names, self.feature_dims)):
-                seen += 1
-                if not by_file and (seen - 1) % num_shards != shard:
-                    continue
-                try:
-                    yield self.pipeline(record)
-                except (ValueError, KeyError) as e:
-                    raise ValueError(f"{path}: video {index} (id {record.get('id')!r}): {e}") from None
-
-    def __iter__(self) -> Iterator[Dict[str, Any]]:
-        shard, num_shards = self._shard()
-        records = self._records(shard, num_shards)
+            order = [int(i) for i in np.random.default_rng((self.seed, self.epoch)).permutation(len(order))]
+        counts = self.counts()
+        files = [self.files[i] for i in order]
+        epoch_counts = [counts[i] for i in order]
+        ranges = worker_ranges(rank_step_ranges(sum(epoch_counts), world, self.batch_size, rank),
+                               worker_id, num_workers)
+        records = self._read_ranges(files, epoch_counts, ranges)
         if not self.shuffle:
             yield from records
             return
-        rng = np.random.default_rng((self.seed, self.epoch, shard))
+        rng = np.random.default_rng((self.seed, self.epoch, rank, worker_id))
         buffer: List[Dict[str, Any]] = []
         for r in records:
             if len(buffer) < self.shuffle_buffer:
@@ -152,3 +199,36 @@ class YouTube8MPklDataset(IterableDataset):
             yield r
         rng.shuffle(buffer)
         yield from buffer
+
+    def _read_ranges(self, files: List[str], counts: List[int],
+                     ranges: Sequence[Tuple[int, int]]) -> Iterator[Dict[str, Any]]:
+        cached: Tuple[Optional[int], List[Dict[str, Any]]] = (None, [])  # the last file read
+        for start, stop in ranges:
+            for position, first, last in locate(start, stop, counts):
+                if cached[0] != position:
+                    cached = (position, list(read_pkl(files[position], self.feature_names, self.feature_dims)))
+                videos = cached[1]
+                if len(videos) != counts[position]:
+                    raise ValueError(f"{files[position]} now holds {len(videos)} videos, not the "
+                                     f"{counts[position]} counted (was it changed while reading?)")
+                for index in range(first, last):
+                    record = dict(videos[index])
+                    try:
+                        yield self.pipeline(record)
+                    except (ValueError, KeyError) as e:
+                        raise ValueError(f"{files[position]}: video {index} (id {record.get('id')!r}): "
+                                         f"{e}") from None
+
+
+def _count_videos(path: str) -> int:
+    """Videos in one pkl file: 1 for a pickled dict (seen from its first bytes), else the list length."""
+    with open(path, "rb") as f:
+        head = f.read(3)
+    if head[:1] == b"\x80" and head[2:3] == _ONE_DICT_PREFIX:
+        return 1
+    obj = load_pickle(path)
+    if isinstance(obj, dict):
+        return 1
+    if isinstance(obj, (list, tuple)):
+        return len(obj)
+    raise BadPklError(path, None, f"expected a dict or a list of dicts, found {type(obj).__name__}")
