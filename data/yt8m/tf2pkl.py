@@ -114,9 +114,14 @@ def finished_outputs(stem: str, dst_dir: str, split: bool) -> Optional[List[str]
 def _write_text(path: str, lines: Sequence[str]) -> None:
     """Write lines to path atomically (temporary file + os.replace)."""
     tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.writelines(line + "\n" for line in lines)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.writelines(line + "\n" for line in lines)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
 
 
 def convert_one(src: str, dst_dir: str, split: bool) -> Tuple[str, int, str]:
