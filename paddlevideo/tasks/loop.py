@@ -41,16 +41,23 @@ class AmpSettings:
 
 
 def iterate_batches(loader: Iterable[Any], dataset: Any = None) -> Iterator[Any]:
-    """Iterate a DataLoader, re-raising a corrupt-record error from a loader worker with its file, record
-    and offset (Paddle re-raises worker errors as ``type(e)(traceback text)``, which loses them)."""
+    """Iterate a DataLoader, raising a corrupt-record error of the dataset with its file, record and
+    offset: Paddle re-raises worker errors as ``type(e)(traceback text)``, which loses them, and its
+    single-process loader thread drops them (the dataset then ends its stream and records the error,
+    see ``YouTube8MTFRecordDataset.recorded_error``)."""
+    recorded = getattr(dataset, "recorded_error", None)
+    if hasattr(dataset, "clear_recorded_error"):
+        dataset.clear_recorded_error()
     it = iter(loader)
     while True:
         try:
             batch = next(it)
         except StopIteration:
+            err = recorded() if recorded is not None else None
+            if err is not None:
+                raise err from None
             return
         except Exception:
-            recorded = getattr(dataset, "recorded_error", None)
             err = recorded() if recorded is not None else None
             if err is not None:
                 raise err from None

@@ -86,7 +86,9 @@ def _amp_settings(amp: bool, amp_level: str) -> AmpSettings:
 def train_model(cfg: Mapping[str, Any], validate: bool = False, weights: Optional[str] = None,
                 resume: bool = False, amp: bool = False, amp_level: str = "O1",
                 use_visualdl: bool = False) -> Dict[str, Any]:
-    """Train the model of ``cfg`` and return a summary (best GAP and its epoch, last metrics).
+    """Train the model of ``cfg`` and return a summary: ``best_gap``, ``best_epoch``, ``last_metrics``
+    (of the last validation, gathered over all ranks), ``train_seconds``, ``global_step`` and the trained
+    ``model`` (this rank's copy, identical on all ranks).
 
     Under ``python -m paddle.distributed.launch`` this is data-parallel: one process per device,
     ``paddle.DataParallel`` averages the gradients, ``DATASET.batch_size`` is per device, each rank
@@ -199,7 +201,7 @@ def train_model(cfg: Mapping[str, Any], validate: bool = False, weights: Optiona
         barrier()
     vdl.close()
     summary = {"best_gap": best["gap"], "best_epoch": best["epoch"], "last_metrics": last_metrics,
-               "train_seconds": time.perf_counter() - start, "global_step": counters["global_step"]}
+               "train_seconds": time.perf_counter() - start, "global_step": counters["global_step"], "model": model}
     if validate and best["epoch"] is not None:
         logger.info(f"best GAP {best['gap']:.4f} at epoch {best['epoch']} -> {checkpoint_prefix(cfg)}.pdparams")
     return summary

@@ -7,6 +7,7 @@ import os
 import shutil
 import struct
 import tempfile
+import threading
 import weakref
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
@@ -214,7 +215,8 @@ class YouTube8MTFRecordDataset(IterableDataset):
                         try:
                             record = self._decode(f, fi, index, offset, decode, message_class)
                         except CorruptRecordError as e:
-                            self._on_corrupt(e)
+                            if self._on_corrupt(e):
+                                return
                             continue
                         yield record
 
@@ -255,14 +257,22 @@ class YouTube8MTFRecordDataset(IterableDataset):
 
     # ------------------------------------------------------------------ corrupt-record reports
 
-    def _on_corrupt(self, e: CorruptRecordError) -> None:
-        if not self.skip_corrupt:
-            # A DataLoader worker re-raises exceptions in the main process as ``type(e)(traceback text)``,
-            # which loses the attributes; leave them where the main process finds them
-            # (:meth:`recorded_error`).
-            self._write(_ERROR_FILE, error_to_dict(e), mode="w")
-            raise e
-        self._write(f"skipped.{os.getpid()}.jsonl", error_to_dict(e), mode="a")
+    def _on_corrupt(self, e: CorruptRecordError) -> bool:
+        """Skip (and log) ``e``, or raise it; returns True when the stream must end instead.
+
+        A DataLoader worker re-raises exceptions in the main process as ``type(e)(traceback text)``,
+        which loses the attributes, and the single-process DataLoader of Paddle 3.3 runs the dataset in
+        a thread whose exceptions are lost (the loader then waits forever). So the error is first left
+        where the main process finds it (:meth:`recorded_error`, used by
+        :func:`paddlevideo.tasks.loop.iterate_batches`); in a loader thread the stream then just ends.
+        """
+        if self.skip_corrupt:
+            self._write(f"skipped.{os.getpid()}.jsonl", error_to_dict(e), mode="a")
+            return False
+        self._write(_ERROR_FILE, error_to_dict(e), mode="w")
+        if get_worker_info() is None and threading.current_thread() is not threading.main_thread():
+            return True
+        raise e
 
     def _write(self, name: str, data: Dict[str, Any], mode: str) -> None:
         if not os.path.isdir(self._report_dir):
@@ -279,6 +289,13 @@ class YouTube8MTFRecordDataset(IterableDataset):
         with open(path, encoding="utf-8") as f:
             d = json.loads(f.readline())
         return CorruptRecordError(d["path"], d["index"], d["offset"], d["reason"])
+
+    def clear_recorded_error(self) -> None:
+        """Forget a recorded error (called when a new pass over the data starts)."""
+        try:
+            os.remove(os.path.join(self._report_dir, _ERROR_FILE))
+        except FileNotFoundError:
+            pass
 
     def pop_skipped(self) -> List[Dict[str, Any]]:
         """The records skipped since the last call (all readers of this process and its loader workers),
