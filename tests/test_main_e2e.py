@@ -70,3 +70,20 @@ def test_user_mistakes_are_one_line_errors(tiny_data, tmp_path):
     assert r.returncode == 2 and "nothing*.tfrecord" in r.stderr and "Traceback" not in r.stderr
     r = run("main.py", "-c", DEMO, "--test", "-w", tmp_path / "missing.pdparams", *_overrides(tiny_data, tmp_path))
     assert r.returncode == 2 and "missing.pdparams" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_train_on_paddlevideo_pkl_list_files(tmp_path):
+    """The pkl config trains and validates on PaddleVideo-layout list files (the fixture pkls)."""
+    pkl = ROOT / "tests" / "data" / "yt8m" / "paddle_pkl"
+    cfg = ROOT / "configs" / "recognition" / "attention_lstm" / "attention_lstm_youtube8m_pkl.yaml"
+    out = tmp_path / "run"
+    r = run("main.py", "-c", cfg, "--validate",
+            "-o", f"DATASET.train.file_path={pkl}/train.list", "-o", f"DATASET.train.data_prefix={pkl}",
+            "-o", f"DATASET.valid.file_path={pkl}/edge.list", "-o", f"DATASET.valid.data_prefix={pkl}",
+            "-o", "MODEL.backbone.embedding_size=8", "-o", "MODEL.backbone.lstm_size=8",
+            "-o", "MODEL.head.hidden_sizes=[16]", "-o", "MODEL.head.activations=[relu]",
+            "-o", "DATASET.batch_size=4", "-o", "DATASET.num_workers=0", "-o", "epochs=1",
+            "-o", f"output_dir={out}")
+    assert r.returncode == 0, r.stdout + r.stderr
+    metrics = json.loads((out / "metrics_best.json").read_text())
+    assert metrics["num_videos"] == 5           # edge.list: 5 videos
