@@ -18,9 +18,10 @@ shards with YouTube-8M shapes (uint8 codes, ~218 frames per video, up to 300; se
   real-loop steps (no loader): ``fwd_bwd`` + optimizer (``floor``) and ``fwd_bwd`` alone.
 
 ``efficiency = floor / full step`` (summed over the same batch shapes), and ``efficiency_fwd_bwd`` with
-the floor without the optimizer. Real-loop steps and floor steps alternate one by one (each floor step
-uses the shape of the real step just before it), so both see the same machine load; then the
-instrumented loop runs ``--steps`` steps; all of it ``--rounds`` times. The load average is recorded. On GPU
+the floor without the optimizer. Real-loop steps and floor steps alternate, R F F R R F F R ..., each
+floor step on the shape of the latest real step (floor times are scaled by computed frames, real/floor),
+so both see the same machine load and a load trend cancels; then the
+instrumented loop runs ``--instrumented_steps`` steps; all of it ``--rounds`` times. The load average is recorded. On GPU
 the instrumented loop and the floor synchronise the device at phase boundaries; the real loop does not.
 """
 from __future__ import annotations
@@ -54,7 +55,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=2, help="DataLoader worker processes")
     p.add_argument("--threads", type=int, default=None, help="OMP threads of the compute (default: all cores)")
     p.add_argument("--steps", type=int, default=None,
-                   help="timed steps per phase (default: 3 for full AttentionLSTM, 20 otherwise)")
+                   help="paired real/floor steps per round (default: 4 for full AttentionLSTM, 20 otherwise)")
     p.add_argument("--instrumented_steps", type=int, default=None,
                    help="instrumented steps per round (default: 1 for full AttentionLSTM, --steps otherwise)")
     p.add_argument("--warmup", type=int, default=1, help="untimed steps first")
@@ -119,7 +120,7 @@ def bench_one(model_name: str, size: str, args) -> Dict[str, Any]:
     from paddlevideo.tasks.loop import AmpSettings, train_one_epoch
 
     heavy = model_name == "AttentionLSTM" and size == "full"
-    steps = args.steps or (3 if heavy else 20)
+    steps = args.steps or (4 if heavy else 20)
     rounds = args.rounds or (1 if heavy else 2)
     cfg_probe = _load_cfg(model_name, size)
     num_classes = int(cfg_probe["MODEL"]["head"]["num_classes"])
@@ -191,16 +192,20 @@ def bench_one(model_name: str, size: str, args) -> Dict[str, Any]:
 
     real_loop(args.warmup)
     shapes.clear()
-    loop_times, instr, floor_times = [], [], []
+    loop_times, instr, floor_times, floor_shapes = [], [], [], []
     rng = np.random.default_rng(args.seed)
     for _ in range(rounds):
-        # pairs: one real-loop step, then the floor on a batch of exactly that shape, so that both see the
-        # same machine load (the figure that matters is their ratio)
-        for _ in range(steps):
-            loop_times.append(real_loop(1))
-            tensors = premade(shapes[-1], rng)
-            floor_times.append(floor_step(tensors))
-            del tensors
+        # Real-loop and floor steps alternate in the order R F F R R F F R ..., so that both see the same
+        # machine load and a load trend cancels; a floor step uses the shape of the latest real step.
+        for k in range(steps):
+            if k % 2:
+                floor_shapes.append(shapes[-1])
+                floor_times.append(floor_step(premade(shapes[-1], rng)))
+                loop_times.append(real_loop(1))
+            else:
+                loop_times.append(real_loop(1))
+                floor_shapes.append(shapes[-1])
+                floor_times.append(floor_step(premade(shapes[-1], rng)))
         instr.extend(instrumented_step(i + 1) for i in range(args.instrumented_steps or (1 if heavy else steps)))
     del it
     loop_s = float(sum(loop_times))
@@ -209,9 +214,11 @@ def bench_one(model_name: str, size: str, args) -> Dict[str, Any]:
     feat = model.feature_names[0]
     lengths = np.concatenate([sh["lengths"] for sh in shapes])
     padded = [int(sh[feat][0]) * int(sh[feat][1]) for sh in shapes]
+    # time per computed (padded) frame, so that a floor step on a neighbour's shape compares fairly
+    shape_scale = sum(padded) / max(sum(int(sh[feat][0]) * int(sh[feat][1]) for sh in floor_shapes), 1)
     videos = int(lengths.size)
     ins = {k: float(sum(t[k] for t in instr)) / len(instr) for k in instr[0]}
-    floor = {k: float(sum(t[k] for t in floor_times)) for k in floor_times[0]}
+    floor = {k: float(sum(t[k] for t in floor_times)) * shape_scale for k in floor_times[0]}
     metric_cost = _metric_update_cost(args.batch_size, num_classes)
     # training FLOPs ~ 3 x forward (the backward of a matmul is two matmuls), on the computed (padded) frames
     train_flops = 3.0 * sum(int(sh[feat][0]) * flops["per_video"] + p * flops["per_frame"]
@@ -238,6 +245,7 @@ def bench_one(model_name: str, size: str, args) -> Dict[str, Any]:
         "achieved_gflop_per_s": train_flops / loop_s / 1e9,
         "floor_achieved_gflop_per_s": train_flops / floor["step"] / 1e9,
         "efficiency_median_of_pairs": float(np.median([f["step"] / r for f, r in zip(floor_times, loop_times)])),
+        "floor_shape_scale": shape_scale,
         "step_s_each": [round(t, 4) for t in loop_times],
         "floor_s_each": [round(t["step"], 4) for t in floor_times],
         "loadavg_after": [round(x, 2) for x in os.getloadavg()],
