@@ -6,7 +6,7 @@
 
 AttentionLSTM: one curve per modality over time. AttentionCluster: a units x frames heat map per
 modality. Beside the plot: the video's top-k predictions (names from ``--label_file``) and its true labels.
-Writes ``<output_dir>/<video id>_attention.png`` for each of the first ``--max_videos`` videos of the input.
+Writes ``<output_dir>/<model_name>_<video id>_attention.png`` for each of the first ``--max_videos`` videos of the input.
 ``--input_file`` takes what ``tools/predict.py`` takes (pkl, tfrecord, list file, directory or glob).
 """
 from __future__ import annotations
@@ -58,7 +58,8 @@ def _visualize(args: argparse.Namespace) -> int:
     os.makedirs(args.output_dir, exist_ok=True)
     for result in compute_attention(model, records, max_frames):
         safe = re.sub(r"[^A-Za-z0-9_.-]", "_", result.video_id) or "video"
-        path = plot_attention(result, os.path.join(args.output_dir, f"{safe}_attention.png"), args.top_k, labels,
+        name = f"{cfg['model_name']}_{safe}_attention.png"
+        path = plot_attention(result, os.path.join(args.output_dir, name), args.top_k, labels,
                               title=f"{cfg['model_name']}: video {result.video_id}")
         peaks = ", ".join(f"{k} peak at frame {v['peak_frame']}" for k, v in attention_summary(result).items()
                           if isinstance(v, dict))

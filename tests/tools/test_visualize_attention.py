@@ -74,7 +74,7 @@ def test_tool_writes_pngs_for_lstm(trained_lstm, tiny_data, tmp_path):
     assert r.returncode == 0, r.stderr
     pngs = sorted((tmp_path / "att").glob("*_attention.png"))
     ids = [rec["id"] for rec in _records(tiny_data, 2)]
-    assert [p.name for p in pngs] == sorted(f"{i}_attention.png" for i in ids)
+    assert [p.name for p in pngs] == sorted(f"AttentionLSTM_demo_{i}_attention.png" for i in ids)
     for p in pngs:
         assert png_size(p) == (1200, 340) and p.stat().st_size > 10_000
     assert r.stdout.count("_attention.png") == 2 and "rgb peak at frame" in r.stdout
