@@ -16,6 +16,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 
 def parse_args(argv=None) -> argparse.Namespace:
+    """Command-line options (see the module docstring)."""
     p = argparse.ArgumentParser(description="Plot loss and GAP per epoch from a main.py training log.")
     p.add_argument("log", help="train.log written by main.py")
     p.add_argument("-o", "--output", default=None, help="PNG to write (default: <log without .log>_log.png)")
@@ -24,6 +25,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def main(argv=None) -> int:
+    """Parse the log and write the PNG; exit code 0, or 2 with one ``error:`` line (missing file, no log lines)."""
     args = parse_args(argv)
     from paddlevideo.visualization.training_log import parse_training_log, plot_training_log
 

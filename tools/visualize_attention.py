@@ -21,6 +21,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 
 def parse_args(argv=None) -> argparse.Namespace:
+    """Command-line options (see the module docstring); argparse exits with code 2 on bad flags."""
     p = argparse.ArgumentParser(description="Plot an attention model's weights over a video's frames.")
     p.add_argument("-c", "--config", required=True, help="YAML config the model was trained with")
     p.add_argument("-w", "--weights", required=True, help="trained .pdparams")
@@ -38,6 +39,11 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def _visualize(args: argparse.Namespace) -> int:
+    """Build the model, read the first ``--max_videos`` videos, write one PNG each; returns 0.
+
+    Raises (turned into one ``error:`` line by ``run_tool``): ConfigError, CheckpointError, FileNotFoundError,
+    CorruptRecordError, ValueError (bad flags, no videos, a model without attention).
+    """
     from paddlevideo.inference.export import build_eval_model
     from paddlevideo.inference.inputs import iter_input_records
     from paddlevideo.inference.results import load_label_names
@@ -68,6 +74,7 @@ def _visualize(args: argparse.Namespace) -> int:
 
 
 def main(argv=None) -> int:
+    """Entry point: exit code 0, or 2 with one ``error:`` line for a user mistake."""
     args = parse_args(argv)
     from paddlevideo.utils.quiet import quiet_paddle
 

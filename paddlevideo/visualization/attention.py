@@ -17,7 +17,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 
-__all__ = ["AttentionResult", "compute_attention", "plot_attention"]
+__all__ = ["AttentionResult", "attention_summary", "compute_attention", "plot_attention"]
 
 
 @dataclass

@@ -45,3 +45,22 @@ def test_visualdl_event_files(trained_lstm):
         logged = json.loads((out / f"metrics_epoch_{epoch:05d}.json").read_text())["gap"]
         assert gap[epoch] == pytest.approx(logged, abs=1e-6)
     assert [r.id for r in reader.get_data("scalar", "train/loss")] == [2, 4, 6, 8, 10, 12]   # global steps
+
+
+def test_use_visualdl_without_visualdl_installed_still_trains(tiny_data, tmp_path):
+    from conftest import ENV, LSTM_DEMO, ROOT, lstm_overrides
+
+    import subprocess
+    import sys
+
+    blocker = tmp_path / "block"
+    blocker.mkdir()
+    (blocker / "visualdl.py").write_text("raise ImportError('No module named visualdl (blocked by the test)')\n")
+    env = {**ENV, "PYTHONPATH": str(blocker)}
+    out = tmp_path / "run"
+    r = subprocess.run([sys.executable, "main.py", "-c", str(LSTM_DEMO), "--use_visualdl",
+                        *lstm_overrides(tiny_data, out), "-o", "epochs=1"],
+                       cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "pip install visualdl" in r.stdout and "blocked by the test" in r.stdout
+    assert (out / "AttentionLSTM_demo_epoch_00001.pdparams").is_file() and not (out / "vdl").exists()
