@@ -57,7 +57,12 @@ def iterate_batches(loader: Iterable[Any], dataset: Any = None) -> Iterator[Any]
             if err is not None:
                 raise err from None
             return
-        except Exception:
+        except BaseException:
+            # Stop the loader's worker processes now: the traceback keeps the iterator alive, and its
+            # workers would otherwise block the interpreter's exit on their result queues.
+            shutdown = getattr(it, "_try_shutdown_all", None)
+            if shutdown is not None:
+                shutdown()
             err = recorded() if recorded is not None else None
             if err is not None:
                 raise err from None
