@@ -57,8 +57,9 @@ def test_two_process_training_matches_across_ranks_and_one_process_eval(tmp_path
     ds = build_dataset(c, "valid")
     single = evaluate(model, build_dataloader(ds, 5, 0), build_metric(c, 10), "valid", ds)
     assert single["num_videos"] == 13
-    for k in ("hit_at_one", "perr", "gap", "map", "loss"):
+    for k in ("hit_at_one", "perr", "gap", "map"):
         assert single[k] == pytest.approx(m0[k], abs=1e-6), k
+    # (the reported loss is a mean of per-batch losses, so it depends on how videos fall into batches)
     # rank 0 alone wrote the log and checkpoints; the log shows the 2-process set-up
     with open(os.path.join(out, "train.log")) as f:
         assert "2 process(es) x batch 4 = 8 videos per step" in f.read()
