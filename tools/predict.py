@@ -67,6 +67,7 @@ def _predict(args: argparse.Namespace) -> int:
     from paddlevideo.inference.predictor import InferenceOptions, Predictor
     from paddlevideo.inference.results import load_label_names
     from paddlevideo.inference.runner import StageTimer, predict_stream
+    from paddlevideo.loader.pipelines import Compose
 
     if args.batch_size < 1 or args.top_k < 1 or args.cpu_threads < 1:
         raise ValueError("--batch_size, --top_k and --cpu_threads must be >= 1")
@@ -92,8 +93,13 @@ def _predict(args: argparse.Namespace) -> int:
     results = []
     from tqdm import tqdm
 
+    # the exported model's own preprocessing (e.g. frame sampling), then --max_frames if given
+    steps = list(meta.get("pipeline") or [{"name": "TruncateFrames", "max_frames": max_frames}])
+    if args.max_frames:
+        steps.insert(0, {"name": "TruncateFrames", "max_frames": args.max_frames})
     stream = predict_stream(records, predictor.run, batch_size=args.batch_size, max_frames=max_frames,
-                            k=args.top_k, label_names=labels, warmup=3 if args.enable_benchmark else 0, timer=timer)
+                            k=args.top_k, label_names=labels, warmup=3 if args.enable_benchmark else 0, timer=timer,
+                            pipeline=Compose(steps))
     # a progress bar on stderr only when it is a terminal (disable=None); tqdm.write keeps lines intact
     for text, entry in tqdm(stream, desc="predict", unit="video", leave=False, disable=None):
         tqdm.write(text)

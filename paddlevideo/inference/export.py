@@ -26,6 +26,7 @@ import paddle
 import paddle.nn as nn
 import yaml
 
+from ..loader.pipelines import inference_steps
 from ..modeling import build_model
 from ..utils.checkpoint import load_weights
 
@@ -115,7 +116,8 @@ def read_inference_meta(model_file: str) -> Dict[str, Any]:
 
     Returns:
         dict with ``model_name``, ``feature_names``, ``feature_dims``, ``input_names``, ``input_dtypes``,
-        ``lengths_name``, ``max_frames``, ``num_classes``, ``output``.
+        ``lengths_name``, ``max_frames``, ``num_classes``, ``output`` and (from this version on)
+        ``pipeline``: the evaluation pipeline's steps that need no labels, applied by predict.
 
     Raises:
         FileNotFoundError: the file is missing (the model was not exported by this package's tool).
@@ -132,6 +134,13 @@ def read_inference_meta(model_file: str) -> Dict[str, Any]:
     if not isinstance(meta, Mapping) or any(k not in meta for k in required):
         raise ValueError(f"{path}: not an inference description; it needs the keys {', '.join(required)}")
     return dict(meta)
+
+
+def _test_pipeline(cfg: Mapping[str, Any]) -> List[Dict[str, Any]]:
+    """The config's evaluation pipeline (``PIPELINE.test``, else ``PIPELINE.valid``), as plain dicts."""
+    pipelines = cfg.get("PIPELINE") or {}
+    steps = pipelines.get("test") or pipelines.get("valid") or []
+    return [dict(step) for step in steps]
 
 
 def _max_abs_diff(a: np.ndarray, b: np.ndarray) -> float:
@@ -196,7 +205,8 @@ def export_model(cfg: Mapping[str, Any], output_dir: str, weights: Optional[str]
         "lengths_name": specs[-1].name,
         "max_frames": int((cfg.get("INFERENCE") or {}).get("max_frames", 300)),
         "num_classes": int(eager.shape[1]),
-        "output": "probabilities float32 [batch, num_classes] (sigmoid, independent per class)",
+        "output": "probabilities float32 [batch, num_classes] (independent per class, multi-label)",
+        "pipeline": inference_steps(_test_pipeline(cfg)),
         "model_file": os.path.basename(model_file),
         "params_file": os.path.basename(params_file),
     }

@@ -37,7 +37,9 @@ class StageTimer:
 def predict_stream(records: Iterable[Tuple[str, Dict[str, Any]]], run: Callable[[Mapping[str, np.ndarray]], np.ndarray],
                    batch_size: int = 1, max_frames: int = 300, k: int = 5,
                    label_names: Optional[Mapping[int, str]] = None, warmup: int = 0,
-                   timer: Optional[StageTimer] = None) -> Iterator[Tuple[str, Dict[str, Any]]]:
+                   timer: Optional[StageTimer] = None,
+                   pipeline: Optional[Callable[[Dict[str, Any]], Dict[str, Any]]] = None
+                   ) -> Iterator[Tuple[str, Dict[str, Any]]]:
     """Predict every ``(file, record)`` of ``records``.
 
     Args:
@@ -49,6 +51,9 @@ def predict_stream(records: Iterable[Tuple[str, Dict[str, Any]]], run: Callable[
         label_names: optional ``{class: name}``.
         warmup: run the first batch this many extra times before timing (for ``--enable_benchmark``).
         timer: collects per-stage seconds when given.
+        pipeline: record -> record preprocessing applied before batching (the exported model's
+            inference pipeline, e.g. ``TruncateFrames`` then ``SampleFrames``); default
+            ``TruncateFrames(max_frames)``.
 
     Yields:
         ``(printable text, result dict)`` per video, in input order; the dict has ``file``, ``id``,
@@ -60,7 +65,7 @@ def predict_stream(records: Iterable[Tuple[str, Dict[str, Any]]], run: Callable[
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    truncate = TruncateFrames(max_frames)
+    prepare = pipeline if pipeline is not None else TruncateFrames(max_frames)
     timer = timer if timer is not None else StageTimer()
     stream = iter(records)
     first = True
@@ -73,7 +78,7 @@ def predict_stream(records: Iterable[Tuple[str, Dict[str, Any]]], run: Callable[
                 break
         if not chunk:
             return
-        inputs = [truncate({k2: v for k2, v in rec.items() if k2 != "labels"}) for _, rec in chunk]
+        inputs = [prepare({k2: v for k2, v in rec.items() if k2 != "labels"}) for _, rec in chunk]
         batch = collate_frames(inputs)
         preprocess = time.perf_counter() - t0
         if first:

@@ -49,6 +49,9 @@ class MultiHotLabels:
         ValueError: for a label outside ``[0, num_classes)``, naming the label and num_classes.
     """
 
+    #: This step needs ground-truth labels: inference pipelines (export, predict) leave it out.
+    uses_labels = True
+
     def __init__(self, num_classes: int) -> None:
         self.num_classes = int(num_classes)
 
@@ -119,6 +122,25 @@ class SampleFrames:
         for k in keys:
             record[k] = record[k][idx]
         return record
+
+
+def inference_steps(steps: Optional[Sequence[Any]]) -> List[Dict[str, Any]]:
+    """The step configs of ``steps`` that do not need labels (``uses_labels``), for inference.
+
+    Args:
+        steps: pipeline step configs (``{name: ..., ...}``), e.g. a config's ``PIPELINE.test``.
+
+    Returns:
+        Plain-dict copies of the steps to apply to unlabeled videos, in order.
+
+    Raises:
+        KeyError: an unknown step name (listing the valid ones).
+    """
+    kept = []
+    for step in steps or []:
+        if not getattr(PIPELINES.get(step["name"]), "uses_labels", False):
+            kept.append(dict(step))
+    return kept
 
 
 class Compose:
