@@ -20,7 +20,8 @@ setup(
         "matplotlib>=3.5",
     ],
     extras_require={
-        "test": ["pytest>=7"],
+        # the test extra also installs the optional back-ends so that their tests run instead of skipping
+        "test": ["pytest>=7", "paddle2onnx>=2.0", "onnx", "onnxruntime", "visualdl"],
         "onnx": ["paddle2onnx>=2.0", "onnx", "onnxruntime"],
     },
 )
