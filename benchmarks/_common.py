@@ -142,17 +142,16 @@ def synthetic_shards(num_files: int, videos_per_file: int, seed: int = 0, num_cl
                      data_dir: Optional[str] = None) -> List[str]:
     """Write (once, then reuse) ``num_files`` TFRecord shards of synthetic YouTube-8M frame-level videos.
 
-    Files go to ``data_dir`` (default ``$TMPDIR/paddlevideo_bench/<files>x<videos>_s<seed>``); a shard is
-    rewritten only if missing. Written with the package's own :func:`write_tfrecord` (the TF schema).
+    Files go to ``<data_dir>/<files>x<videos>_s<seed>_c<classes>/`` (``data_dir`` defaults to
+    ``$TMPDIR/paddlevideo_bench``), so different sizes never share shards; a shard is written only if missing. Written with the package's own :func:`write_tfrecord` (the TF schema).
 
     Returns:
         The shard paths, sorted.
     """
     from paddlevideo.loader.yt8m import write_tfrecord
 
-    if data_dir is None:
-        data_dir = os.path.join(tempfile.gettempdir(), "paddlevideo_bench",
-                                f"{num_files}x{videos_per_file}_s{seed}_c{num_classes}")
+    data_dir = os.path.join(data_dir or os.path.join(tempfile.gettempdir(), "paddlevideo_bench"),
+                            f"{num_files}x{videos_per_file}_s{seed}_c{num_classes}")
     os.makedirs(data_dir, exist_ok=True)
     paths = []
     for s in range(num_files):
