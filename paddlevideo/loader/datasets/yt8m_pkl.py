@@ -4,14 +4,12 @@ from __future__ import annotations
 import os
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
-import numpy as np
-from paddle.io import IterableDataset, get_worker_info
+from paddle.io import get_worker_info
 
-from ..pipelines import Compose, collate_frames
 from ..registry import DATASETS
 from ..yt8m import BadPklError, UnsafePickleError, load_pickle, read_pkl
-from .bucketing import bucket_by_length
-from .sharding import dist_rank_and_world, locate, num_global_steps, rank_step_ranges, worker_ranges
+from .base import ShardedVideoDataset
+from .sharding import locate
 
 # A pickle that starts with PROTO <n> EMPTY_DICT holds one dict, i.e. one video (split files).
 _ONE_DICT_PREFIX = b"}"
@@ -61,7 +59,7 @@ def read_list_file(file_path: str, data_prefix: Optional[str] = None) -> List[st
 
 
 @DATASETS.register()
-class YouTube8MPklDataset(IterableDataset):
+class YouTube8MPklDataset(ShardedVideoDataset):
     """YouTube-8M frame-level videos in PaddleVideo's pkl format, streamed through a pipeline.
 
     Reads the files named by a PaddleVideo list file (split files holding one dict, or whole-file
@@ -104,33 +102,10 @@ class YouTube8MPklDataset(IterableDataset):
                  feature_names: Sequence[str] = ("rgb", "audio"), feature_dims: Sequence[int] = (1024, 128),
                  shuffle: bool = False, shuffle_buffer: int = 1024, seed: int = 0,
                  bucket_window: int = 0) -> None:
-        super().__init__()
+        super().__init__(pipeline, feature_names, feature_dims, shuffle, shuffle_buffer, seed, bucket_window)
         self.files = read_list_file(file_path, data_prefix)
-        self.pipeline = Compose(pipeline)
-        self.feature_names = list(feature_names)
-        self.feature_dims = [int(d) for d in feature_dims]
         read_pkl(self.files[0], self.feature_names, self.feature_dims)  # checks the arguments only
-        self.shuffle = bool(shuffle)
-        self.shuffle_buffer = max(int(shuffle_buffer), 1)
-        self.seed = int(seed)
-        self.bucket_window = int(bucket_window)
-        self.epoch = 0
-        self.batch_size = 1
         self._counts: Optional[List[int]] = None
-
-    def set_epoch(self, epoch: int) -> None:
-        """Set the epoch that seeds this epoch's shuffling (call before iterating)."""
-        self.epoch = int(epoch)
-
-    def set_batch_size(self, batch_size: int) -> None:
-        """Records per rank and step (the DataLoader's batch size; default 1).
-
-        Raises:
-            ValueError: for a batch size below 1.
-        """
-        if int(batch_size) < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        self.batch_size = int(batch_size)
 
     def counts(self) -> List[int]:
         """Videos in each listed file, in list order (counted once, then cached).
@@ -142,66 +117,26 @@ class YouTube8MPklDataset(IterableDataset):
             self._counts = [_count_videos(p) for p in self.files]
         return self._counts
 
-    def num_records(self) -> int:
-        """Videos in all listed files."""
-        return sum(self.counts())
-
-    def num_steps(self, world: Optional[int] = None) -> int:
-        """Batches per epoch of every rank: ``ceil(num_records / (world * batch_size))``."""
-        world = dist_rank_and_world()[1] if world is None else int(world)
-        return num_global_steps(self.num_records(), world, self.batch_size)
-
-    @staticmethod
-    def collate(records: List[Dict[str, Any]]) -> Dict[str, np.ndarray]:
-        """Batch collate, see :func:`paddlevideo.loader.pipelines.collate_frames`."""
-        return collate_frames(records)
+    def epoch_sources(self) -> Tuple[List[str], List[int]]:
+        """The pkl paths in this epoch's order (shuffled by ``(seed, epoch)`` in training) and the
+        videos in each."""
+        counts = self.counts()
+        order = self.epoch_order(len(self.files))
+        return [self.files[i] for i in order], [counts[i] for i in order]
 
     def __iter__(self) -> Iterator[Dict[str, Any]]:
-        info = get_worker_info()
-        worker_id, num_workers = (info.id, info.num_workers) if info is not None else (0, 1)
-        rank, world = dist_rank_and_world()
-        records = self.iter_shard(rank, world, worker_id, num_workers)
-        if self.bucket_window > 0:
-            rng = np.random.default_rng((self.seed, self.epoch, rank, worker_id, 1))
-            records = bucket_by_length(records, self.batch_size, self.bucket_window, rng)
-        if info is None:
-            yield from records
+        if get_worker_info() is None:
+            yield from super().__iter__()
             return
         try:
-            yield from records
+            yield from super().__iter__()
         except (BadPklError, UnsafePickleError) as e:
             raise ValueError(str(e)) from None
 
-    def iter_shard(self, rank: int, world: int, worker_id: int = 0,
-                   num_workers: int = 1) -> Iterator[Dict[str, Any]]:
-        """The records of one reader (loader worker ``worker_id`` of ``num_workers`` on ``rank`` of
-        ``world``) in this epoch, through the pipeline and the shuffle buffer."""
-        order = list(range(len(self.files)))
-        if self.shuffle:
-            order = [int(i) for i in np.random.default_rng((self.seed, self.epoch)).permutation(len(order))]
-        counts = self.counts()
-        files = [self.files[i] for i in order]
-        epoch_counts = [counts[i] for i in order]
-        ranges = worker_ranges(rank_step_ranges(sum(epoch_counts), world, self.batch_size, rank),
-                               worker_id, num_workers)
-        records = self._read_ranges(files, epoch_counts, ranges)
-        if not self.shuffle:
-            yield from records
-            return
-        rng = np.random.default_rng((self.seed, self.epoch, rank, worker_id))
-        buffer: List[Dict[str, Any]] = []
-        for r in records:
-            if len(buffer) < self.shuffle_buffer:
-                buffer.append(r)
-                continue
-            i = int(rng.integers(len(buffer)))
-            buffer[i], r = r, buffer[i]
-            yield r
-        rng.shuffle(buffer)
-        yield from buffer
-
-    def _read_ranges(self, files: List[str], counts: List[int],
-                     ranges: Sequence[Tuple[int, int]]) -> Iterator[Dict[str, Any]]:
+    def read_ranges(self, files: List[str], counts: List[int],
+                    ranges: Sequence[Tuple[int, int]]) -> Iterator[Dict[str, Any]]:
+        """Pipelined videos of the global ranges ``[start, stop)`` (see
+        :class:`.base.ShardedVideoDataset`); each file is loaded once while its videos are read."""
         cached: Tuple[Optional[int], List[Dict[str, Any]]] = (None, [])  # the last file read
         for start, stop in ranges:
             for position, first, last in locate(start, stop, counts):

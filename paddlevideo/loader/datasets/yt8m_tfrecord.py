@@ -11,20 +11,17 @@ import threading
 import weakref
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
-import numpy as np
-from paddle.io import IterableDataset, get_worker_info
+from paddle.io import get_worker_info
 
 from ...utils.logger import get_logger
-from ..pipelines import Compose, collate_frames
 from ..registry import DATASETS
 from ..yt8m import CorruptRecordError, proto
 # The per-record decoder of the reader (read_tfrecord walks whole files; this dataset reads record
 # ranges found through an index, so it needs the payload -> record step on its own).
 from ..yt8m.reader import _BadRecord, _frame_decoder
 from ..yt8m.tfrecord import FOOTER_SIZE, HEADER_SIZE, masked_crc32c
-from .bucketing import bucket_by_length
-from .sharding import (FileIndex, dist_rank_and_world, index_tfrecord, locate, num_global_steps,
-                       rank_step_ranges, worker_ranges)
+from .base import ShardedVideoDataset
+from .sharding import FileIndex, dist_rank_and_world, index_tfrecord, locate
 
 _FOOTER = struct.Struct("<I")
 _ERROR_FILE = "error.json"
@@ -51,7 +48,7 @@ def error_to_dict(e: CorruptRecordError) -> Dict[str, Any]:
 
 
 @DATASETS.register()
-class YouTube8MTFRecordDataset(IterableDataset):
+class YouTube8MTFRecordDataset(ShardedVideoDataset):
     """YouTube-8M frame-level TFRecords, streamed record by record through a pipeline.
 
     Records are split across ranks, training steps and loader workers as described in
@@ -91,43 +88,16 @@ class YouTube8MTFRecordDataset(IterableDataset):
                  feature_names: Sequence[str] = ("rgb", "audio"), feature_dims: Sequence[int] = (1024, 128),
                  id_key: Optional[str] = None, shuffle: bool = False, shuffle_buffer: int = 1024,
                  seed: int = 0, skip_corrupt: bool = False, min_frames: int = 1, bucket_window: int = 0) -> None:
-        super().__init__()
-        self.bucket_window = int(bucket_window)
+        super().__init__(pipeline, feature_names, feature_dims, shuffle, shuffle_buffer, seed, bucket_window)
         self.files = expand_file_pattern(file_pattern)
-        self.pipeline = Compose(pipeline)
-        self.feature_names = list(feature_names)
-        self.feature_dims = [int(d) for d in feature_dims]
-        if len(self.feature_names) != len(self.feature_dims):
-            raise ValueError(f"feature_names {self.feature_names} and feature_dims {self.feature_dims} "
-                             "must have the same length")
         self.id_key = id_key
-        self.shuffle = bool(shuffle)
-        self.shuffle_buffer = max(int(shuffle_buffer), 1)
-        self.seed = int(seed)
         self.skip_corrupt = bool(skip_corrupt)
         self.min_frames = int(min_frames)
-        self.epoch = 0
-        self.batch_size = 1
         self._index: Optional[List[FileIndex]] = None
         self._report_dir = tempfile.mkdtemp(prefix="pv_tfrecord_")
         weakref.finalize(self, shutil.rmtree, self._report_dir, True)
 
     # ------------------------------------------------------------------ set-up
-
-    def set_epoch(self, epoch: int) -> None:
-        """Set the epoch that seeds this epoch's shuffling (call before iterating)."""
-        self.epoch = int(epoch)
-
-    def set_batch_size(self, batch_size: int) -> None:
-        """Records per rank and step; must equal the DataLoader's batch size so that batches line up
-        with the steps of :mod:`.sharding` (default 1).
-
-        Raises:
-            ValueError: for a batch size below 1.
-        """
-        if int(batch_size) < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        self.batch_size = int(batch_size)
 
     def index(self) -> List[FileIndex]:
         """The record index of every file (built once, reading only record headers).
@@ -150,60 +120,19 @@ class YouTube8MTFRecordDataset(IterableDataset):
         """Records that can be framed in all files (corrupt payloads included)."""
         return sum(len(fi) for fi in self.index())
 
-    def num_steps(self, world: Optional[int] = None) -> int:
-        """Batches per epoch of every rank: ``ceil(num_records / (world * batch_size))``."""
-        world = dist_rank_and_world()[1] if world is None else int(world)
-        return num_global_steps(self.num_records(), world, self.batch_size)
+    def epoch_sources(self) -> Tuple[List[FileIndex], List[int]]:
+        """The file indexes in this epoch's order (shuffled by ``(seed, epoch)`` in training) and the
+        records in each."""
+        index = self.index()
+        files = [index[i] for i in self.epoch_order(len(index))]
+        return files, [len(fi) for fi in files]
 
     # ------------------------------------------------------------------ reading
 
-    @staticmethod
-    def collate(records: List[Dict[str, Any]]) -> Dict[str, np.ndarray]:
-        """Batch collate, see :func:`paddlevideo.loader.pipelines.collate_frames`."""
-        return collate_frames(records)
-
-    def __iter__(self) -> Iterator[Dict[str, Any]]:
-        info = get_worker_info()
-        worker_id, num_workers = (info.id, info.num_workers) if info is not None else (0, 1)
-        rank, world = dist_rank_and_world()
-        records = self.iter_shard(rank, world, worker_id, num_workers)
-        if self.bucket_window > 0:
-            rng = np.random.default_rng((self.seed, self.epoch, rank, worker_id, 1))
-            records = bucket_by_length(records, self.batch_size, self.bucket_window, rng)
-        yield from records
-
-    def epoch_files(self) -> List[FileIndex]:
-        """The file indexes in this epoch's order (shuffled by ``(seed, epoch)`` in training)."""
-        files = list(self.index())
-        if self.shuffle:
-            order = np.random.default_rng((self.seed, self.epoch)).permutation(len(files))
-            files = [files[i] for i in order]
-        return files
-
-    def iter_shard(self, rank: int, world: int, worker_id: int = 0, num_workers: int = 1) -> Iterator[Dict[str, Any]]:
-        """The records of one reader (loader worker ``worker_id`` of ``num_workers`` on ``rank`` of
-        ``world``) in this epoch, through the pipeline and the shuffle buffer."""
-        files = self.epoch_files()
-        counts = [len(fi) for fi in files]
-        ranges = worker_ranges(rank_step_ranges(sum(counts), world, self.batch_size, rank), worker_id, num_workers)
-        records = self._read_ranges(files, counts, ranges)
-        if not self.shuffle:
-            yield from records
-            return
-        rng = np.random.default_rng((self.seed, self.epoch, rank, worker_id))
-        buffer: List[Dict[str, Any]] = []
-        for r in records:
-            if len(buffer) < self.shuffle_buffer:
-                buffer.append(r)
-                continue
-            i = int(rng.integers(len(buffer)))
-            buffer[i], r = r, buffer[i]
-            yield r
-        rng.shuffle(buffer)
-        yield from buffer
-
-    def _read_ranges(self, files: List[FileIndex], counts: List[int],
-                     ranges: Sequence[Tuple[int, int]]) -> Iterator[Dict[str, Any]]:
+    def read_ranges(self, files: List[FileIndex], counts: List[int],
+                    ranges: Sequence[Tuple[int, int]]) -> Iterator[Dict[str, Any]]:
+        """Decoded, checked and pipelined records of the global ranges ``[start, stop)`` (see
+        :class:`.base.ShardedVideoDataset`); corrupt ones raise or are skipped (:meth:`_on_corrupt`)."""
         decode = _frame_decoder(self.id_key, tuple(self.feature_names), tuple(self.feature_dims), "labels")
         message_class = proto.sequence_example_class()
         for start, stop in ranges:
