@@ -13,7 +13,7 @@ import sys
 import tempfile
 import time
 import warnings
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -39,6 +39,16 @@ def prepare(threads: Optional[int] = None) -> None:
         os.environ.setdefault("OMP_NUM_THREADS", str(os.cpu_count() or 1))
     warnings.filterwarnings("ignore", message="No ccache found")
     warnings.filterwarnings("ignore", message="Tensor do not have 'place'")
+
+
+def run_main(main: Callable[[], int]) -> int:
+    """Run a benchmark's ``main``; a user-facing error (bad flag value, missing file, no GPU build) becomes
+    one line on stderr and exit status 2 instead of a traceback."""
+    try:
+        return main()
+    except (RuntimeError, ValueError, FileNotFoundError, KeyError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
 
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:

@@ -185,4 +185,4 @@ def _mean_frames(files, read_tfrecord) -> float:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(_common.run_main(main))
