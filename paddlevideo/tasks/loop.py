@@ -76,6 +76,17 @@ def _hms(seconds: float) -> str:
     return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
 
+def _check_finite(nonfinite: paddle.Tensor, value: float, epoch: int, step: int, global_step: int,
+                  every: int, checkpoint_hint: str) -> None:
+    """Raise :class:`TrainingDiverged` when the device flag says a loss since the last check was NaN/Inf."""
+    if not bool(nonfinite.item()):
+        return
+    when = f"step {step}" if every == 1 else f"one of the {every} steps up to step {step}"
+    raise TrainingDiverged(f"loss is {value if not math.isfinite(value) else 'NaN or Inf'} at epoch {epoch} {when} "
+                           f"(global step {global_step + step}); training stopped, the last good checkpoint "
+                           f"is kept ({checkpoint_hint}). Lower the learning rate or enable OPTIMIZER.grad_clip.")
+
+
 def train_one_epoch(net: paddle.nn.Layer, loader: Iterable[Any], dataset: Any, optimizer: Any,
                     scheduler: Any, iter_step: bool, epoch: int, epochs: int, global_step: int,
                     num_steps: Optional[int], world: int, log_interval: int, checkpoint_hint: str,
@@ -105,7 +116,9 @@ def train_one_epoch(net: paddle.nn.Layer, loader: Iterable[Any], dataset: Any, o
         ``{"global_step", "steps", "videos" (this rank), "seconds", "loss" (last finite loss)}``.
 
     Raises:
-        TrainingDiverged: the loss is NaN or Inf (checked every step, before the optimizer step).
+        TrainingDiverged: the loss is NaN or Inf. On CPU it is checked every step before the optimizer
+            step; on GPU every ``log_interval`` steps and at the end of the epoch, without a host sync in
+            between.
         RuntimeError: the loader gave more batches than ``num_steps`` (the data changed during training).
     """
     logger = get_logger()
@@ -115,6 +128,11 @@ def train_one_epoch(net: paddle.nn.Layer, loader: Iterable[Any], dataset: Any, o
     videos, step, last_loss = 0, 0, float("nan")
     batches = iterate_batches(loader, dataset)
     last_batch = None
+    # Reading the loss on the host costs nothing on CPU but stalls a GPU's queue, so there the NaN/Inf
+    # flag stays on the device and is read every log_interval steps and at the end of the epoch
+    # (always before a checkpoint is written).
+    sync_every = 1 if paddle.get_device().startswith("cpu") else log_interval
+    nonfinite, value = None, float("nan")
     while num_steps is None or step < num_steps:
         batch = next(batches, None)
         weight = 1.0
@@ -125,12 +143,12 @@ def train_one_epoch(net: paddle.nn.Layer, loader: Iterable[Any], dataset: Any, o
         step += 1
         with paddle.amp.auto_cast(enable=amp.enabled, level=amp.level, dtype=amp.dtype):
             loss = net(batch, "train")["loss"]
-        value = float(loss.item())
-        if not math.isfinite(value):
-            raise TrainingDiverged(f"loss is {value} at epoch {epoch} step {step} (global step "
-                                   f"{global_step + step}); training stopped, the last good checkpoint "
-                                   f"is kept ({checkpoint_hint}). Lower the learning rate or enable "
-                                   "OPTIMIZER.grad_clip.")
+        bad = paddle.logical_not(paddle.isfinite(loss))
+        nonfinite = bad if nonfinite is None else paddle.logical_or(nonfinite, bad)
+        if step % sync_every == 0 or step % log_interval == 0:
+            value = float(loss.item())              # the one host sync of a step, when it is a check step
+            _check_finite(nonfinite, value, epoch, step, global_step, sync_every, checkpoint_hint)
+            nonfinite = None
         if weight != 1.0:
             loss = loss * weight
         if scaler is not None:
@@ -145,7 +163,9 @@ def train_one_epoch(net: paddle.nn.Layer, loader: Iterable[Any], dataset: Any, o
             scheduler.step()
         if weight:
             videos += int(batch["lengths"].shape[0])
-            last_batch, last_loss = batch, value
+            last_batch = batch
+            if nonfinite is None:
+                last_loss = value
         if kill_at and global_step + step == kill_at:
             os.kill(os.getpid(), signal.SIGKILL)
         if step % log_interval == 0:
@@ -161,6 +181,8 @@ def train_one_epoch(net: paddle.nn.Layer, loader: Iterable[Any], dataset: Any, o
                         f"{videos * world / max(elapsed, 1e-9):.1f} videos/s{eta}")
             if on_log is not None:
                 on_log(global_step + step, {"loss": value, "lr": float(lr)})
+    if nonfinite is not None:
+        _check_finite(nonfinite, float(loss.item()), epoch, step, global_step, sync_every, checkpoint_hint)
     if num_steps is not None and next(batches, None) is not None:
         raise RuntimeError(f"the training loader gave more than the {num_steps} batches planned for epoch "
                            f"{epoch}; did the data files change during training?")
