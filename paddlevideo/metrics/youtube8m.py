@@ -80,16 +80,20 @@ def calculate_hit_at_one(predictions: np.ndarray, actuals: np.ndarray) -> float:
 
 def _perr_sum(p: np.ndarray, y: np.ndarray, sorted_top: Optional[np.ndarray] = None) -> float:
     """Sum over rows of the PERR precision. ``sorted_top``: optional [N, k] class indices of each row's
-    top-k scores in descending order, reused for rows with at most k labels."""
+    top-k scores in descending order, reused (vectorised) for rows with at most k labels."""
     counts = y.sum(axis=1).astype(np.int64)
     total = 0.0
-    kmax = 0 if sorted_top is None else sorted_top.shape[1]
-    for i in np.nonzero(counts)[0]:
+    kmax = 0
+    if sorted_top is not None and sorted_top.size:
+        kmax = sorted_top.shape[1]
+        rows = (counts > 0) & (counts <= kmax)
+        top = sorted_top[rows]
+        hit = np.take_along_axis(y[rows], top, axis=1) * (np.take_along_axis(p[rows], top, axis=1) > 0)
+        first_k = np.arange(kmax)[None, :] < counts[rows][:, None]
+        total += float(np.sum((hit * first_k).sum(axis=1, dtype=np.float64) / counts[rows]))
+    for i in np.nonzero(counts > kmax)[0]:
         k = int(counts[i])
-        if k <= kmax:
-            top = sorted_top[i, :k]
-        else:
-            top = np.argpartition(p[i], -k)[-k:]
+        top = np.argpartition(p[i], -k)[-k:]
         total += float(np.sum(y[i, top] * (p[i, top] > 0))) / k
     return total
 
@@ -142,7 +146,8 @@ def top_k_triplets(predictions: np.ndarray, actuals: np.ndarray, k: int = 20
         raise ValueError(f"top_k must be >= 1, got {k}")
     k = min(int(k), p.shape[1])
     if k < p.shape[1]:
-        idx = np.argpartition(-p, k - 1, axis=1)[:, :k]
+        c = p.shape[1]
+        idx = np.argpartition(p, c - k, axis=1)[:, c - k:]
     else:
         idx = np.broadcast_to(np.arange(k), p.shape).copy()
     scores = np.take_along_axis(p, idx, axis=1)
@@ -165,7 +170,11 @@ def _grouped_ap(groups: np.ndarray, scores: np.ndarray, hits: np.ndarray, num_gr
     """
     if scores.size == 0:
         return np.zeros(num_groups, dtype=np.float64)
-    order = np.lexsort((-scores.astype(np.float64), groups))
+    # by score, descending, then (stable) by group: the lexicographic order of (group, -score)
+    order = np.argsort(-scores, kind="stable")
+    if num_groups > 1:
+        key = groups.astype(np.int16 if num_groups < 2 ** 15 else np.int64)
+        order = order[np.argsort(key[order], kind="stable")]
     g, s, h = groups[order], scores[order], hits[order].astype(np.int64)
     n = g.size
     new_group = np.ones(n, dtype=bool)
