@@ -158,41 +158,47 @@ def top_k_triplets(predictions: np.ndarray, actuals: np.ndarray, k: int = 20
     return idx, scores, hits
 
 
-def _grouped_ap(groups: np.ndarray, scores: np.ndarray, hits: np.ndarray, num_groups: int) -> np.ndarray:
+def _grouped_ap(groups: Optional[np.ndarray], scores: np.ndarray, hits: np.ndarray, num_groups: int,
+                score_order: Optional[np.ndarray] = None) -> np.ndarray:
     """Tie-grouped average precision of every group's ranked list, not yet divided by positives.
 
     Args:
-        groups: int [M] group (class) of each entry; scores: float [M]; hits: bool [M].
+        groups: int [M] group (class) of each entry, or None for one group.
+        scores: float [M]; hits: bool [M].
         num_groups: number of groups G.
+        score_order: ``argsort(-scores, kind="stable")`` if already computed (it is shared by GAP and mAP).
 
     Returns:
-        float64 [G]: ``sum over the group's positives of precision at the end of their tie group``.
+        float64 [G]: ``sum over the group's positives of precision at the end of their tie run``.
     """
     if scores.size == 0:
         return np.zeros(num_groups, dtype=np.float64)
     # by score, descending, then (stable) by group: the lexicographic order of (group, -score)
-    order = np.argsort(-scores, kind="stable")
-    if num_groups > 1:
-        key = groups.astype(np.int16 if num_groups < 2 ** 15 else np.int64)
-        order = order[np.argsort(key[order], kind="stable")]
-    g, s, h = groups[order], scores[order], hits[order].astype(np.int64)
-    n = g.size
+    order = np.argsort(-scores, kind="stable") if score_order is None else score_order
+    if groups is not None and num_groups > 1:
+        key = groups[order].astype(np.int16 if num_groups < 2 ** 15 else np.int64)
+        order = order[np.argsort(key, kind="stable")]
+        g = groups[order]
+    else:
+        g = np.zeros(scores.size, dtype=np.int8)
+    s, h = scores[order], hits[order]
+    del order
+    n = s.size
+    idx = np.int32 if n < 2 ** 31 else np.int64
     new_group = np.ones(n, dtype=bool)
-    new_group[1:] = g[1:] != g[:-1]
-    starts = np.nonzero(new_group)[0]
-    group_start = np.repeat(starts, np.diff(np.append(starts, n)))
-    rank = np.arange(n) - group_start + 1                     # 1-based rank within the group
-    cum = np.cumsum(h)
-    before = np.where(group_start > 0, cum[group_start - 1], 0)
-    tp = cum - before                                          # true positives up to here, in the group
+    np.not_equal(g[1:], g[:-1], out=new_group[1:])
+    first = np.flatnonzero(new_group).astype(idx)[np.cumsum(new_group, dtype=idx) - 1]   # group start
+    cum = np.cumsum(h, dtype=idx)
+    tp = cum - (cum[first] - h[first])                     # true positives so far, within the group
+    rank = np.arange(1, n + 1, dtype=idx) - first         # 1-based rank within the group
+    del cum, first
     # A tie run: consecutive entries of one group with one score; precision is read at its last entry.
-    new_run = new_group.copy()
+    new_run = new_group
     new_run[1:] |= s[1:] != s[:-1]
-    run_id = np.cumsum(new_run) - 1
-    run_end = np.append(np.nonzero(new_run)[0][1:], n) - 1
-    end = run_end[run_id]
-    precision_at_end = tp[end] / rank[end]
-    return np.bincount(g, weights=h * precision_at_end, minlength=num_groups)
+    run_end = np.append(np.flatnonzero(new_run)[1:], n).astype(idx) - 1
+    end = run_end[np.cumsum(new_run, dtype=idx)[h] - 1]   # run end of every positive entry
+    precision = tp[end] / rank[end].astype(np.float64)
+    return np.bincount(g[h].astype(np.int64), weights=precision, minlength=num_groups)
 
 
 def average_precision(scores: np.ndarray, hits: np.ndarray, total_positives: Optional[float] = None) -> float:
@@ -214,7 +220,7 @@ def average_precision(scores: np.ndarray, hits: np.ndarray, total_positives: Opt
     total = float(hits.sum()) if total_positives is None else float(total_positives)
     if total <= 0:
         return 0.0
-    ap = _grouped_ap(np.zeros(scores.size, dtype=np.int64), scores, hits, 1)[0]
+    ap = _grouped_ap(None, scores, hits, 1)[0]
     return float(ap / total)
 
 
@@ -365,15 +371,17 @@ class YouTube8MMetric:
         if n == 0:
             return {"hit_at_one": 0.0, "perr": 0.0, "gap": 0.0, "map": 0.0, "num_videos": 0}
         st = self.state()
-        classes = st["classes"].reshape(-1).astype(np.int64)
+        classes = st["classes"].reshape(-1)
         scores = st["scores"].reshape(-1)
         hits = st["hits"].reshape(-1)
+        del st
         positives = self._positives
         total = int(positives.sum())
+        order = np.argsort(-scores, kind="stable")
         gap = 0.0
         if total > 0:
-            gap = float(_grouped_ap(np.zeros_like(classes), scores, hits, 1)[0] / total)
-        per_class = _grouped_ap(classes, scores, hits, self.num_classes)
+            gap = float(_grouped_ap(None, scores, hits, 1, order)[0] / total)
+        per_class = _grouped_ap(classes, scores, hits, self.num_classes, order)
         has_pos = positives > 0
         mean_ap = float(np.mean(per_class[has_pos] / positives[has_pos])) if has_pos.any() else 0.0
         return {"hit_at_one": self._hit_sum / n, "perr": self._perr_sum / n, "gap": gap, "map": mean_ap,
@@ -383,8 +391,8 @@ class YouTube8MMetric:
         """Per-class AP@k and positive counts: ``(ap float64 [C], positives int64 [C])``; AP is 0 for a
         class without positives (such classes are left out of mAP)."""
         st = self.state()
-        per_class = _grouped_ap(st["classes"].reshape(-1).astype(np.int64), st["scores"].reshape(-1),
-                                st["hits"].reshape(-1), self.num_classes)
+        per_class = _grouped_ap(st["classes"].reshape(-1), st["scores"].reshape(-1), st["hits"].reshape(-1),
+                                self.num_classes)
         pos = self._positives
         ap = np.divide(per_class, pos, out=np.zeros(self.num_classes), where=pos > 0)
         return ap, pos.copy()
