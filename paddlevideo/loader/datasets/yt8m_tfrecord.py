@@ -16,9 +16,9 @@ from paddle.io import get_worker_info
 from ...utils.logger import get_logger
 from ..registry import DATASETS
 from ..yt8m import CorruptRecordError, proto
-# The per-record decoder of the reader (read_tfrecord walks whole files; this dataset reads record
-# ranges found through an index, so it needs the payload -> record step on its own).
-from ..yt8m.reader import _BadRecord, _frame_decoder
+# read_tfrecord walks whole files; this dataset reads record ranges found through an index, so it uses
+# the reader's payload -> record step on its own.
+from ..yt8m.reader import RecordSchemaError, frame_decoder
 from ..yt8m.tfrecord import FOOTER_SIZE, HEADER_SIZE, masked_crc32c
 from .base import ShardedVideoDataset
 from .sharding import FileIndex, dist_rank_and_world, index_tfrecord, locate
@@ -133,7 +133,7 @@ class YouTube8MTFRecordDataset(ShardedVideoDataset):
                     ranges: Sequence[Tuple[int, int]]) -> Iterator[Dict[str, Any]]:
         """Decoded, checked and pipelined records of the global ranges ``[start, stop)`` (see
         :class:`.base.ShardedVideoDataset`); corrupt ones raise or are skipped (:meth:`_on_corrupt`)."""
-        decode = _frame_decoder(self.id_key, tuple(self.feature_names), tuple(self.feature_dims), "labels")
+        decode = frame_decoder(self.id_key, tuple(self.feature_names), tuple(self.feature_dims), "labels")
         message_class = proto.sequence_example_class()
         for start, stop in ranges:
             for position, first, last in locate(start, stop, counts):
@@ -172,7 +172,7 @@ class YouTube8MTFRecordDataset(ShardedVideoDataset):
                                      f"payload is not a valid tensorflow.SequenceExample protobuf ({e})") from None
         try:
             record = decode(message)
-        except _BadRecord as e:
+        except RecordSchemaError as e:
             raise CorruptRecordError(fi.path, index, offset, str(e)) from None
         frames = len(record[self.feature_names[0]])
         if frames < self.min_frames:

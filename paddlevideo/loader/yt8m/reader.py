@@ -17,7 +17,7 @@ file, record index and byte offset.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -29,8 +29,10 @@ from .tfrecord import iter_records, write_records
 __all__ = [
     "FEATURE_TYPES",
     "ID_KEYS",
+    "RecordSchemaError",
     "encode_frame_example",
     "encode_video_example",
+    "frame_decoder",
     "read_tfrecord",
     "video_feature_key",
     "write_tfrecord",
@@ -42,8 +44,10 @@ FEATURE_TYPES = ("frame", "video")
 ID_KEYS = ("id", "video_id")
 
 
-class _BadRecord(Exception):
-    """Internal: a schema problem in one record; turned into CorruptRecordError with context."""
+class RecordSchemaError(Exception):
+    """A schema problem in one parsed record (missing id or feature, wrong width or type), raised by the
+    decoders of :func:`frame_decoder`; readers turn it into :class:`CorruptRecordError` with the file,
+    record index and byte offset, which the decoder does not know."""
 
 
 def video_feature_key(name: str) -> str:
@@ -135,7 +139,7 @@ def read_tfrecord(
     """
     names, dims = _check_layout(feature_type, feature_names, feature_dims)
     if feature_type == "frame":
-        decode = _frame_decoder(id_key, names, dims, label_key)
+        decode = frame_decoder(id_key, names, dims, label_key)
     else:
         decode = _video_decoder(id_key, names, dims, label_key)
     return _read(os.fspath(path), decode, feature_type)
@@ -157,7 +161,7 @@ def _read(path: str, decode, feature_type: str) -> Iterator[dict[str, Any]]:
             ) from exc
         try:
             record = decode(message)
-        except _BadRecord as exc:
+        except RecordSchemaError as exc:
             raise CorruptRecordError(path, index, offset, str(exc)) from None
         yield record
 
@@ -171,13 +175,13 @@ def _decode_id(context: Any, id_key: str | None) -> str:
             break
     else:
         wanted = " or ".join(repr(k) for k in keys)
-        raise _BadRecord(f"missing id: no context feature {wanted} (found {sorted(features)})")
+        raise RecordSchemaError(f"missing id: no context feature {wanted} (found {sorted(features)})")
     feature = features[key]
     kind = feature.WhichOneof("kind")
     values = feature.bytes_list.value
     if kind != "bytes_list" or len(values) != 1:
         found = f"{len(values)} bytes values" if kind == "bytes_list" else f"kind {kind}"
-        raise _BadRecord(f"id feature {key!r} must hold exactly one bytes value, found {found}")
+        raise RecordSchemaError(f"id feature {key!r} must hold exactly one bytes value, found {found}")
     raw = values[0]
     try:
         return raw.decode("utf-8")
@@ -195,12 +199,27 @@ def _decode_labels(context: Any, label_key: str) -> np.ndarray:
     if kind is None:
         return np.zeros(0, dtype=np.int64)
     if kind != "int64_list":
-        raise _BadRecord(f"labels feature {label_key!r} must be an int64_list, found {kind}")
+        raise RecordSchemaError(f"labels feature {label_key!r} must be an int64_list, found {kind}")
     return np.array(feature.int64_list.value, dtype=np.int64)
 
 
-def _frame_decoder(id_key, names, dims, label_key):
-    """Build the function that turns a parsed SequenceExample into a record dict."""
+def frame_decoder(id_key: str | None, names: Sequence[str], dims: Sequence[int],
+                  label_key: str = "labels") -> Callable[[Any], dict[str, Any]]:
+    """Build the function that turns one parsed frame-level ``tensorflow.SequenceExample`` into a record dict.
+
+    Args:
+        id_key: context key of the id, or None to try ``id`` then ``video_id``.
+        names / dims: frame features to read and their widths in bytes (``rgb`` 1024, ``audio`` 128).
+        label_key: context key of the labels.
+
+    Returns:
+        ``decode(message) -> {"id": str, "labels": int64[L], name: uint8[T, dim], ...}`` with all stored
+        frames (schema of YT8M.md §1.2).
+
+    Raises (from ``decode``):
+        RecordSchemaError: a missing id or feature, a feature of the wrong width or kind, or features
+            with different frame counts.
+    """
 
     def decode(message: Any) -> dict[str, Any]:
         record: dict[str, Any] = {
@@ -211,14 +230,14 @@ def _frame_decoder(id_key, names, dims, label_key):
         first = None
         for name, dim in zip(names, dims):
             if name not in lists:
-                raise _BadRecord(
+                raise RecordSchemaError(
                     f"missing feature list {name!r} (found {sorted(lists)})"
                 )
             frames = _decode_frames(name, dim, lists[name].feature)
             if first is None:
                 first = (name, frames.shape[0])
             elif frames.shape[0] != first[1]:
-                raise _BadRecord(
+                raise RecordSchemaError(
                     f"feature {name!r} has {frames.shape[0]} frames but {first[0]!r} has {first[1]}"
                 )
             record[name] = frames
@@ -248,16 +267,16 @@ def _raise_bad_frame(name: str, dim: int, frames: Any) -> None:
     for i, feature in enumerate(frames):
         kind = feature.WhichOneof("kind")
         if kind != "bytes_list":
-            raise _BadRecord(
+            raise RecordSchemaError(
                 f"feature {name!r} frame {i}: expected a bytes_list, found {kind or 'no value'}"
             )
         values = feature.bytes_list.value
         if len(values) != 1:
-            raise _BadRecord(
+            raise RecordSchemaError(
                 f"feature {name!r} frame {i}: expected exactly 1 bytes value, found {len(values)}"
             )
         if len(values[0]) != dim:
-            raise _BadRecord(
+            raise RecordSchemaError(
                 f"feature {name!r} frame {i}: found width {len(values[0])} bytes, expected {dim}"
             )
     raise AssertionError("_raise_bad_frame called on valid frames")  # pragma: no cover
@@ -276,14 +295,14 @@ def _video_decoder(id_key, names, dims, label_key):
         fmap = features.feature
         for key, dim in zip(keys, dims):
             if key not in fmap:
-                raise _BadRecord(f"missing feature {key!r} (found {sorted(fmap)})")
+                raise RecordSchemaError(f"missing feature {key!r} (found {sorted(fmap)})")
             feature = fmap[key]
             kind = feature.WhichOneof("kind")
             if kind != "float_list":
-                raise _BadRecord(f"feature {key!r}: expected a float_list, found {kind or 'no value'}")
+                raise RecordSchemaError(f"feature {key!r}: expected a float_list, found {kind or 'no value'}")
             values = feature.float_list.value
             if len(values) != dim:
-                raise _BadRecord(f"feature {key!r}: found width {len(values)}, expected {dim}")
+                raise RecordSchemaError(f"feature {key!r}: found width {len(values)}, expected {dim}")
             record[key] = np.array(values, dtype=np.float32)
         return record
 
