@@ -44,6 +44,7 @@ from tqdm import tqdm
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 from paddlevideo.loader.yt8m.pkl import tfrecord_to_pkl  # noqa: E402
+from paddlevideo.utils.atomic import atomic_write  # noqa: E402
 
 SPLIT_MARKER = ".{stem}.split-done"
 
@@ -112,16 +113,12 @@ def finished_outputs(stem: str, dst_dir: str, split: bool) -> Optional[List[str]
 
 
 def _write_text(path: str, lines: Sequence[str]) -> None:
-    """Write lines to path atomically (temporary file + os.replace)."""
-    tmp = f"{path}.tmp-{os.getpid()}"
-    try:
+    """Write lines to path atomically (:func:`paddlevideo.utils.atomic.atomic_write`)."""
+    def write(tmp: str) -> None:
         with open(tmp, "w", encoding="utf-8") as f:
             f.writelines(line + "\n" for line in lines)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+
+    atomic_write(path, write)
 
 
 def convert_one(src: str, dst_dir: str, split: bool) -> Tuple[str, int, str]:

@@ -14,6 +14,7 @@ import paddle
 from ..loader.builder import build_dataloader, build_dataset
 from ..modeling import build_model
 from ..solver import build_optimizer
+from ..utils.atomic import atomic_write
 from ..utils.checkpoint import load_weights, save_atomic
 from ..utils.dist import all_gather_objects, barrier, init_distributed
 from ..utils.logger import get_logger
@@ -36,12 +37,12 @@ def seed_everything(seed: int) -> None:
 
 
 def write_json(data: Dict[str, Any], path: str) -> None:
-    """Write ``data`` as indented JSON (atomically: temp file and rename)."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2, sort_keys=True)
-    os.replace(tmp, path)
+    """Write ``data`` as indented JSON, atomically (:func:`paddlevideo.utils.atomic.atomic_write`)."""
+    def write(tmp: str) -> None:
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=2, sort_keys=True)
+
+    atomic_write(path, write)
 
 
 def format_metrics(m: Mapping[str, float]) -> str:

@@ -3,46 +3,16 @@ from __future__ import annotations
 
 import os
 import pickle
-import tempfile
-from typing import Any, Callable, Dict, Mapping
+from typing import Any, Dict, Mapping
 
 import numpy as np
 import paddle
 
+from .atomic import atomic_write
+
 
 class CheckpointError(ValueError):
     """A checkpoint file is missing, unreadable, or does not fit the model (names the file and parameter)."""
-
-
-def atomic_write(path: str, write: Callable[[str], None]) -> None:
-    """Call ``write(tmp)`` on a temporary file in the directory of ``path``, ``fsync`` it and rename it
-    over ``path`` with ``os.replace`` (atomic on POSIX), then ``fsync`` the directory. A crash or a
-    SIGKILL at any moment leaves either the old file or the new one, never a truncated one; an
-    exception in ``write`` removes the temporary file and leaves ``path`` untouched.
-
-    Raises:
-        OSError: the directory or file cannot be written; whatever ``write`` raises.
-    """
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp_" + os.path.basename(path), dir=directory)
-    os.close(fd)
-    try:
-        write(tmp)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    try:
-        dir_fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # pragma: no cover  (platforms without directory handles)
-        return
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def save_atomic(obj: Any, path: str) -> None:

@@ -118,8 +118,8 @@ def test_checkpoint_write_killed_at_random_moments_leaves_a_loadable_file(tmp_pa
         p.send_signal(signal.SIGKILL)
         p.wait()
         p.stdout.close()
-        seen_tmp += len(glob.glob(str(tmp_path / ".tmp_*")))
-        for leftover in glob.glob(str(tmp_path / ".tmp_*")):
+        seen_tmp += len(glob.glob(str(tmp_path / ".ckpt.pdparams.tmp-*")))
+        for leftover in glob.glob(str(tmp_path / ".ckpt.pdparams.tmp-*")):
             os.remove(leftover)
         state = paddle.load(path, return_numpy=True)
         step = int(state["step"][0])

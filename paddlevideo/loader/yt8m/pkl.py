@@ -21,10 +21,11 @@ import io
 import os
 import pickle
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
+from ...utils.atomic import atomic_write
 from .errors import BadPklError, UnsafePickleError
 from .reader import read_tfrecord
 
@@ -389,28 +390,12 @@ def write_pkl(path: str | os.PathLike, obj: Any) -> int:
 
     Source: protocol of PaddleVideo's ``tf2pkl.py`` and ``split_yt8m.py`` (YT8M.md §2.1, §2.2).
     """
-    return _write_atomic(os.fspath(path), lambda f: pickle.dump(obj, f, protocol=PKL_PROTOCOL))
+    def write(tmp: str) -> int:
+        with open(tmp, "wb") as f:
+            pickle.dump(obj, f, protocol=PKL_PROTOCOL)
+            return f.tell()
 
-
-def _write_atomic(path: str, write: Callable[[Any], None]) -> int:
-    """Run ``write(file)`` on a temporary file next to ``path``, then rename it to ``path``."""
-    directory, base = os.path.split(os.path.abspath(path))
-    tmp = os.path.join(directory, f".{base}.tmp-{os.getpid()}-{os.urandom(4).hex()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-            size = f.tell()
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    return size
+    return atomic_write(path, write)
 
 
 def tfrecord_to_pkl(

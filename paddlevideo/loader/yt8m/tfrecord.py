@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator
 
 import crc32c as _crc32c
 
+from ...utils.atomic import atomic_write
 from .errors import CorruptRecordError
 
 __all__ = [
@@ -192,25 +193,12 @@ def write_records(
 
     Source: TensorFlow ``record_writer.cc`` (framing); YT8M.md §1.6.
     """
-    path_str = os.fspath(path)
-    directory, base = os.path.split(os.path.abspath(path_str))
-    tmp = os.path.join(directory, f".{base}.tmp-{os.getpid()}-{os.urandom(4).hex()}")
-    count = 0
-    # O_EXCL: never reuse someone else's file; mode 0o666 lets the umask decide permissions,
-    # as a plain open() of the final path would.
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-    try:
-        with os.fdopen(fd, "wb", buffering=_READ_BUFFER) as f:
+    def write(tmp: str) -> int:
+        count = 0
+        with open(tmp, "wb", buffering=_READ_BUFFER) as f:
             for payload in payloads:
                 f.write(encode_record(payload))
                 count += 1
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path_str)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    return count
+        return count
+
+    return atomic_write(path, write)
