@@ -15,6 +15,8 @@ How the videos are made (deterministic for a given --seed):
 from __future__ import annotations
 
 import argparse
+import glob
+import json
 import os
 import sys
 from typing import Dict, Iterator, List
@@ -25,6 +27,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from paddlevideo.loader.yt8m import quantize_numpy, write_tfrecord  # noqa: E402
 
 FEATURE_DIMS = {"rgb": 1024, "audio": 128}
+#: File in the output directory that records the settings the set was made with.
+MANIFEST = "sample_manifest.json"
 
 
 def make_prototypes(num_classes: int, rng: np.random.Generator) -> Dict[str, np.ndarray]:
@@ -88,20 +92,45 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--distractor_rate", type=float, default=0.05)
     p.add_argument("--noise", type=float, default=0.6)
     p.add_argument("--seed", type=int, default=2018)
-    p.add_argument("--force", action="store_true", help="rewrite even if the files exist")
+    p.add_argument("--force", action="store_true",
+                   help="rewrite even when the set exists, or when out_dir holds other .tfrecord files")
     return p.parse_args(argv)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    marker = os.path.join(args.out_dir, f"validate{args.valid_shards - 1:04d}.tfrecord")
-    if os.path.exists(marker) and not args.force:
-        print(f"sample data already in {args.out_dir} (use --force to rewrite)")
-        return 0
+    # The manifest (written last) records the settings and files of the set in out_dir: the same settings
+    # skip the work, other settings rewrite the set (removing its shards the new set does not have).
+    # TFRecords without a manifest were not written by this script and are never overwritten without --force.
+    settings = {k: v for k, v in sorted(vars(args).items()) if k not in ("out_dir", "force")}
+    manifest = os.path.join(args.out_dir, MANIFEST)
+    if not args.force and os.path.isfile(manifest):
+        with open(manifest, encoding="utf-8") as f:
+            recorded = json.load(f)
+        if {k: v for k, v in recorded.items() if k != "files"} == settings:
+            print(f"sample data already in {args.out_dir} (use --force to rewrite)")
+            return 0
+    previous = []
+    if os.path.isfile(manifest):
+        with open(manifest, encoding="utf-8") as f:
+            previous = json.load(f).get("files", [])
+    elif glob.glob(os.path.join(args.out_dir, "*.tfrecord")) and not args.force:
+        # never overwrite TFRecords this script did not write (a real YouTube-8M download, say)
+        print(f"error: {args.out_dir} holds .tfrecord files but no {MANIFEST}: they were not written by this "
+              "script (or by an older version of it); use another --out_dir, or --force to overwrite them",
+              file=sys.stderr)
+        return 2
     os.makedirs(args.out_dir, exist_ok=True)
     protos = make_prototypes(args.num_classes, np.random.default_rng([args.seed, 0]))
     train = generate_split("train", args.train_videos, args.train_shards, args.out_dir, args.seed, protos, args)
     valid = generate_split("validate", args.valid_videos, args.valid_shards, args.out_dir, args.seed, protos, args)
+    files = [os.path.basename(p) for p in train + valid]
+    for name in set(previous) - set(files):          # shards of the previous set that this one has not
+        path = os.path.join(args.out_dir, name)
+        if os.path.isfile(path):
+            os.remove(path)
+    with open(manifest, "w", encoding="utf-8") as f:
+        json.dump({**settings, "files": files}, f, indent=1)
     print(f"wrote {len(train)} train and {len(valid)} validate shards to {args.out_dir}")
     return 0
 
