@@ -18,6 +18,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 
 def parse_args(argv=None) -> argparse.Namespace:
+    """Parse the command line (PaddleVideo's ``-c``, ``-p``, ``-o``; see ``--help``)."""
     p = argparse.ArgumentParser(description="Export a YouTube-8M video classifier for Paddle Inference.")
     p.add_argument("-c", "--config", required=True, help="YAML config the model was trained with")
     p.add_argument("-p", "--pretrained_params", "-w", "--weights", dest="weights", default=None,
@@ -50,6 +51,7 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def main(argv=None) -> int:
+    """Export the model of ``-c`` with the weights of ``-p`` to ``-o``; returns the exit code (2 for a user mistake, with one ``error:`` line)."""
     args = parse_args(argv)
     from paddlevideo.utils.quiet import quiet_paddle
 

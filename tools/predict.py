@@ -23,6 +23,7 @@ from paddlevideo.inference.cli import str2bool  # noqa: E402  (imports nothing h
 
 
 def parse_args(argv=None) -> argparse.Namespace:
+    """Parse the command line (PaddleVideo's flags, ``--use_gpu=False`` style booleans; see ``--help``)."""
     p = argparse.ArgumentParser(description="Predict YouTube-8M videos with an exported model (Paddle Inference).")
     p.add_argument("-i", "--input_file", required=True, help="pkl, tfrecord, list file, directory or glob")
     p.add_argument("-c", "--config", default=None, help="the model's YAML config (for the default model path)")
@@ -120,6 +121,7 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def main(argv=None) -> int:
+    """Predict every video of ``--input_file`` with the exported model; returns the exit code (2 for a user mistake, with one ``error:`` line)."""
     args = parse_args(argv)
     from paddlevideo.utils.quiet import quiet_paddle
 

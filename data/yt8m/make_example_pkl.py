@@ -46,6 +46,7 @@ def make_example(src: str, dst: str, index: int = 0) -> dict:
 
 
 def main(argv=None) -> int:
+    """Write ``data/example.pkl`` from the first video of ``--src``; returns the exit code."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--src", default=os.path.join(HERE, "frame", "validate0000.tfrecord"))
     p.add_argument("--out", default=os.path.join(HERE, "..", "example.pkl"))

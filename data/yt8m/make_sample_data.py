@@ -79,6 +79,7 @@ def generate_split(split: str, num_videos: int, shards: int, out_dir: str, seed:
 
 
 def parse_args(argv=None) -> argparse.Namespace:
+    """Parse the command line (sizes, difficulty, seed; see ``--help``)."""
     here = os.path.dirname(os.path.abspath(__file__))
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out_dir", default=os.path.join(here, "frame"))
@@ -98,6 +99,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def main(argv=None) -> int:
+    """Write the sample set to ``--out_dir`` unless the same set is there; returns the exit code (2 when ``--out_dir`` holds TFRecords this script did not write)."""
     args = parse_args(argv)
     # The manifest (written last) records the settings and files of the set in out_dir: the same settings
     # skip the work, other settings rewrite the set (removing its shards the new set does not have).

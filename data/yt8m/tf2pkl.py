@@ -208,6 +208,7 @@ def convert(src: str, dst_dir: str, split: bool = False, workers: int = 1, force
 
 
 def parse_args(argv=None) -> argparse.Namespace:
+    """Parse ``SRC DST [--split] [--workers N] [--force] [--quiet]``."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("src", help="directory of .tfrecord files, or a glob (quote it)")
     p.add_argument("dst_dir", help="output directory for the .pkl and .list files")
@@ -220,6 +221,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def main(argv=None) -> int:
+    """Convert, print a summary, and return 0, or 1 when an input failed (the others are still converted)."""
     args = parse_args(argv)
     try:
         s = convert(args.src, args.dst_dir, args.split, args.workers, args.force, not args.quiet)

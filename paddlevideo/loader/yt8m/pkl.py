@@ -85,6 +85,11 @@ class _RestrictedUnpickler(pickle.Unpickler):
         self._path = path
 
     def find_class(self, module: str, name: str) -> Any:
+        """Resolve a global the pickle names, only if it is in :data:`ALLOWED_GLOBALS`.
+
+        Raises:
+            UnsafePickleError: for any other global, before it is imported (nothing of it runs).
+        """
         if (module, name) not in ALLOWED_GLOBALS:
             raise UnsafePickleError(self._path, f"{module}.{name}")
         if (module, name) == ("_codecs", "encode"):
