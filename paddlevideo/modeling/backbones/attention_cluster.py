@@ -27,7 +27,7 @@ import paddle.nn.functional as F
 from paddle.static import InputSpec
 
 from ..layers.attention import length_mask, masked_softmax
-from ..layers.dequantize import dequantize
+from ..layers.dequantize import dequantize, frame_input_spec
 from ..layers.masked_batch_norm import MaskedBatchNorm1D
 from ..registry import BACKBONES
 
@@ -164,9 +164,7 @@ class AttentionCluster(nn.Layer):
     def input_spec(self) -> List[InputSpec]:
         """InputSpecs for export: one ``[None, None, D]`` uint8 (float32 when ``dequantize_input`` is
         False) per modality, dynamic batch and time, then ``lengths`` int64 ``[None]``."""
-        dtype = "uint8" if self.dequantize_input else "float32"
-        specs = [InputSpec([None, None, d], dtype, name=n) for n, d in zip(self.feature_names, self.feature_dims)]
-        return specs + [InputSpec([None], "int64", name="lengths")]
+        return frame_input_spec(self.feature_names, self.feature_dims, self.dequantize_input)
 
     def _inputs(self, x: paddle.Tensor, lengths: paddle.Tensor):
         if self.dequantize_input:

@@ -15,7 +15,7 @@ import paddle.nn as nn
 from paddle.static import InputSpec
 
 from ..layers.attention import length_mask, masked_softmax
-from ..layers.dequantize import dequantize
+from ..layers.dequantize import dequantize, frame_input_spec
 from ..registry import BACKBONES
 
 
@@ -59,9 +59,7 @@ class AttentionLSTM(nn.Layer):
     def input_spec(self) -> List[InputSpec]:
         """InputSpecs for export: one ``[None, None, D]`` uint8 per modality (dynamic batch and time),
         then ``lengths`` int64 ``[None]``."""
-        dtype = "uint8" if self.dequantize_input else "float32"
-        specs = [InputSpec([None, None, d], dtype, name=n) for n, d in zip(self.feature_names, self.feature_dims)]
-        return specs + [InputSpec([None], "int64", name="lengths")]
+        return frame_input_spec(self.feature_names, self.feature_dims, self.dequantize_input)
 
     def _branch(self, i: int, x: paddle.Tensor, lengths: paddle.Tensor):
         if self.dequantize_input:

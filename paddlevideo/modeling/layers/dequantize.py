@@ -6,8 +6,11 @@ which reproduces TensorFlow's 256-value table bit for bit.
 """
 from __future__ import annotations
 
+from typing import List, Sequence
+
 import numpy as np
 import paddle
+from paddle.static import InputSpec
 
 #: float32 scale of one quantization step, ``(max - min) / 255``.
 DEQUANT_SCALE = np.float32(4.0 / 255.0)
@@ -27,3 +30,22 @@ def dequantize(codes: paddle.Tensor) -> paddle.Tensor:
     """
     x = codes.astype("float32")
     return x * float(DEQUANT_SCALE) + float(DEQUANT_BIAS)
+
+
+def frame_input_spec(feature_names: Sequence[str], feature_dims: Sequence[int],
+                     dequantize_input: bool = True) -> List[InputSpec]:
+    """InputSpecs of a frame-level backbone for export: one ``[None, None, D]`` tensor per modality (dynamic
+    batch and time), uint8 codes when the model dequantizes them in the graph (float32 otherwise), then
+    ``lengths`` int64 ``[None]`` (valid frames per video).
+
+    Args:
+        feature_names: modality names in input order; they become the exported input names.
+        feature_dims: feature width of each modality.
+        dequantize_input: whether the inputs are uint8 YouTube-8M codes.
+
+    Returns:
+        ``[InputSpec, ..., InputSpec(lengths)]``.
+    """
+    dtype = "uint8" if dequantize_input else "float32"
+    specs = [InputSpec([None, None, int(d)], dtype, name=n) for n, d in zip(feature_names, feature_dims)]
+    return specs + [InputSpec([None], "int64", name="lengths")]
