@@ -8,14 +8,12 @@ from __future__ import annotations
 
 from typing import List, Sequence
 
-import numpy as np
 import paddle
 from paddle.static import InputSpec
 
-#: float32 scale of one quantization step, ``(max - min) / 255``.
-DEQUANT_SCALE = np.float32(4.0 / 255.0)
-#: float32 offset, ``(max - min) / 512 + min`` = -1.9921875 (a half-bin shift, exactly representable).
-DEQUANT_BIAS = np.float32(4.0 / 512.0 - 2.0)
+# The float32 scale ``(max - min) / 255`` and offset ``(max - min) / 512 + min`` of the numpy decoder,
+# so that the graph and the file readers use one table.
+from ...loader.yt8m.quantization import DEQUANT_BIAS, DEQUANT_SCALE
 
 
 def dequantize(codes: paddle.Tensor) -> paddle.Tensor:
