@@ -51,7 +51,8 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def main(argv=None) -> int:
-    """Export the model of ``-c`` with the weights of ``-p`` to ``-o``; returns the exit code (2 for a user mistake, with one ``error:`` line)."""
+    """Export the model of ``-c`` with the weights of ``-p`` to ``-o``; returns the exit code (2 for a user
+    mistake, with one ``error:`` line)."""
     args = parse_args(argv)
     from paddlevideo.utils.quiet import quiet_paddle
 

@@ -121,7 +121,8 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def main(argv=None) -> int:
-    """Predict every video of ``--input_file`` with the exported model; returns the exit code (2 for a user mistake, with one ``error:`` line)."""
+    """Predict every video of ``--input_file`` with the exported model; returns the exit code (2 for a user
+    mistake, with one ``error:`` line)."""
     args = parse_args(argv)
     from paddlevideo.utils.quiet import quiet_paddle
 

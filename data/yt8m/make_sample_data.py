@@ -99,7 +99,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def main(argv=None) -> int:
-    """Write the sample set to ``--out_dir`` unless the same set is there; returns the exit code (2 when ``--out_dir`` holds TFRecords this script did not write)."""
+    """Write the sample set to ``--out_dir`` unless the same set is there; returns the exit code (2 when
+    ``--out_dir`` holds TFRecords this script did not write)."""
     args = parse_args(argv)
     # The manifest (written last) records the settings and files of the set in out_dir: the same settings
     # skip the work, other settings rewrite the set (removing its shards the new set does not have).
