@@ -42,7 +42,8 @@ def _visualize(args: argparse.Namespace) -> int:
     """Build the model, read the first ``--max_videos`` videos, write one PNG each; returns 0.
 
     Raises (turned into one ``error:`` line by ``run_tool``): ConfigError, CheckpointError, FileNotFoundError,
-    CorruptRecordError, ValueError (bad flags, no videos, a model without attention).
+    CorruptRecordError, ValueError (bad flags, no videos, a video without frames, a model without attention),
+    OSError (an unreadable input, a symlink loop, an output directory that cannot be written).
     """
     from paddlevideo.inference.export import build_eval_model
     from paddlevideo.inference.inputs import iter_input_records
@@ -57,8 +58,9 @@ def _visualize(args: argparse.Namespace) -> int:
     labels = load_label_names(args.label_file) if args.label_file else None
     model = build_eval_model(cfg["MODEL"], args.weights)
     dims = list(model.backbone.feature_dims)
-    records = [rec for _, rec in itertools.islice(iter_input_records(args.input_file, model.feature_names, dims),
-                                                  args.max_videos)]
+    # min_frames=1: a video without frames has no attention to draw; one line naming file and video
+    records = [rec for _, rec in itertools.islice(iter_input_records(args.input_file, model.feature_names, dims,
+                                                                     min_frames=1), args.max_videos)]
     if not records:
         raise ValueError(f"{args.input_file}: no videos found")
     os.makedirs(args.output_dir, exist_ok=True)
