@@ -1,7 +1,8 @@
 """Draw where an attention model looked in a video: its attention weights over the frames, as a PNG.
 
     python tools/visualize_attention.py -c configs/recognition/attention_lstm/attention_lstm_youtube8m_demo.yaml \
-        -w output/AttentionLSTM_demo/AttentionLSTM_demo_best.pdparams --input_file data/yt8m/frame/validate0000.tfrecord
+        -w output/AttentionLSTM_demo/AttentionLSTM_demo_best.pdparams --input_file \
+        data/yt8m/sample/frame/sample_validate0000.tfrecord
     python tools/visualize_attention.py -c CONFIG -w WEIGHTS --input_file data/example.pkl --label_file vocabulary.csv
 
 AttentionLSTM: one curve per modality over time. AttentionCluster: a units x frames heat map per

@@ -15,7 +15,7 @@ CLUSTER_OVERRIDES = ["MODEL.head.num_classes=10", "MODEL.backbone.cluster_nums=[
 
 
 def _records(tiny_data, n=3):
-    return list(read_tfrecord(str(tiny_data / "validate0000.tfrecord")))[:n]
+    return list(read_tfrecord(str(tiny_data / "sample_validate0000.tfrecord")))[:n]
 
 
 def test_lstm_weights_are_one_distribution_per_modality(tiny_data):
@@ -69,7 +69,7 @@ def test_tool_writes_pngs_for_lstm(trained_lstm, tiny_data, tmp_path):
     labels = tmp_path / "vocabulary.csv"
     labels.write_text("Index,TrainVideoCount,Name\n" + "".join(f"{i},1,Name{i}\n" for i in range(10)))
     r = run("tools/visualize_attention.py", "-c", LSTM_DEMO, "-w", out / "AttentionLSTM_demo_best.pdparams",
-            "--input_file", tiny_data / "validate0000.tfrecord", "--max_videos", 2, "--label_file", labels,
+            "--input_file", tiny_data / "sample_validate0000.tfrecord", "--max_videos", 2, "--label_file", labels,
             "--output_dir", tmp_path / "att", *lstm_overrides(tiny_data, out))
     assert r.returncode == 0, r.stderr
     pngs = sorted((tmp_path / "att").glob("*_attention.png"))
