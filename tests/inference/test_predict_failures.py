@@ -176,8 +176,11 @@ def test_read_only_output_place_is_one_line(model, tmp_path):
             reason = "Permission denied"
         target = ro / "sub" / "preds.json"
         r = predict(model, src, "--output", str(target))
+        e = run("tools/export_model.py", "-c", _cfg(tmp_path), "--random_weights", "-o", str(ro / "export"))
     assert r.returncode == 2 and r.stdout == ""
     assert r.stderr.splitlines() == [f"error: --output {target}: cannot create it ({reason}); nothing was predicted"]
+    assert e.returncode == 2 and e.stdout == ""
+    assert e.stderr.splitlines() == [f"error: output directory {ro / 'export'} cannot be written ({reason})"]
 
 
 def test_dev_full_is_refused_before_predicting(model):
