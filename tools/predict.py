@@ -77,8 +77,9 @@ def _summary(done: int, skipped, output) -> str:
     if not skipped:
         return f"predicted {done} video{'s' if done != 1 else ''}, skipped 0{where}"
     names = ", ".join(s.short() for s in skipped[:5])
-    more = f" and {len(skipped) - 5} more" + (" (all listed under \"skipped\" in the output)" if output else "") \
-        if len(skipped) > 5 else ""
+    more = ""
+    if len(skipped) > 5:
+        more = f" and {len(skipped) - 5} more" + (' (all listed under "skipped" in the output)' if output else "")
     return (f"error: skipped {len(skipped)} input{'s' if len(skipped) != 1 else ''} ({names}{more}); "
             f"predicted {done} video{'s' if done != 1 else ''}{where}")
 
