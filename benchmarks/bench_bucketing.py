@@ -83,9 +83,9 @@ def main(argv=None) -> int:
     runs = []
     for seed in range(args.seed, args.seed + seeds):
         for window in (0, args.bucket_window):
-            overrides = [f"DATASET.train.file_pattern={data_dir}/train*.tfrecord",
-                         f"DATASET.valid.file_pattern={data_dir}/validate*.tfrecord",
-                         f"DATASET.test.file_pattern={data_dir}/validate*.tfrecord",
+            overrides = [f"DATASET.train.file_pattern={data_dir}/sample_train*.tfrecord",
+                         f"DATASET.valid.file_pattern={data_dir}/sample_validate*.tfrecord",
+                         f"DATASET.test.file_pattern={data_dir}/sample_validate*.tfrecord",
                          f"DATASET.train.bucket_window={window}", f"DATASET.num_workers={args.workers}",
                          f"epochs={epochs}", f"seed={seed}", f"output_dir={work}/run_s{seed}_w{window}",
                          "log_interval=1000"]

@@ -31,9 +31,9 @@ def tiny_data(tmp_path_factory):
 
 
 def _overrides(data, out):
-    return ["-o", f"DATASET.train.file_pattern={data}/train*.tfrecord",
-            "-o", f"DATASET.valid.file_pattern={data}/validate*.tfrecord",
-            "-o", f"DATASET.test.file_pattern={data}/validate*.tfrecord",
+    return ["-o", f"DATASET.train.file_pattern={data}/sample_train*.tfrecord",
+            "-o", f"DATASET.valid.file_pattern={data}/sample_validate*.tfrecord",
+            "-o", f"DATASET.test.file_pattern={data}/sample_validate*.tfrecord",
             "-o", "MODEL.head.num_classes=10", "-o", "MODEL.backbone.embedding_size=8",
             "-o", "MODEL.backbone.lstm_size=8", "-o", "MODEL.head.hidden_sizes=[16]",
             "-o", "DATASET.batch_size=8", "-o", "DATASET.num_workers=0", "-o", "epochs=2",

@@ -8,7 +8,7 @@ The rule (also stated at the end of the README):
 * The ``## Quick start`` section is not run here: its install commands are what CI itself runs, and its
   ``make_sample_data.py`` step is replaced by the same script with small sizes (64 training and 32
   validation videos of at most 40 frames, the default 100 classes) written to the same place,
-  ``data/yt8m/frame/``.
+  ``data/yt8m/sample/frame/``.
 * Fenced ``shell`` blocks (GPU, TensorRT, several machines, real-data paths, servers) are shown only.
 
 Each command must exit with 0; then the files the README promises must exist, PNGs must be real PNGs.
@@ -79,7 +79,7 @@ def test_rule_keeps_gpu_and_real_data_commands_out_of_the_run():
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
-    """A scratch checkout: code linked, data/ and output/ real, small sample data in data/yt8m/frame."""
+    """A scratch checkout: code linked, data/ and output/ real, small sample data in data/yt8m/sample/frame."""
     w = tmp_path_factory.mktemp("readme")
     for name in ("main.py", "tools", "paddlevideo", "configs"):
         (w / name).symlink_to(ROOT / name)
@@ -91,7 +91,8 @@ def workdir(tmp_path_factory):
                         "32", "--max_frames", "40", "--train_shards", "2", "--valid_shards", "2"],
                        cwd=w, env=_env(), capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
-    assert (w / "data" / "yt8m" / "frame" / "validate0000.tfrecord").is_file()
+    assert (w / "data" / "yt8m" / "sample" / "frame" / "sample_validate0000.tfrecord").is_file()
+    assert not (w / "data" / "yt8m" / "frame").exists()     # the real dataset's folder stays free
     return w
 
 
@@ -121,7 +122,7 @@ def test_readme_commands_run_as_written(workdir):
         assert png_size(png)[0] == 1200
     assert (workdir / "inference" / "AttentionLSTM_demo" / "AttentionLSTM_demo.json").is_file()
     assert '"results"' in (out / "predictions.json").read_text()
-    assert (workdir / "data" / "yt8m" / "pkl_frame" / "train.list").is_file()
+    assert (workdir / "data" / "yt8m" / "sample" / "pkl_frame" / "sample_train.list").is_file()
     assert (out / "pkl_run" / "metrics_best.json").is_file()
     assert (out / "AttentionLSTM_demo_2proc" / "metrics_best.json").is_file()
     assert (out / "AttentionCluster_demo" / "AttentionCluster_demo_best.pdparams").is_file()

@@ -10,11 +10,18 @@
 ``--input_file``: a PaddleVideo pkl, a TFRecord, a list file (.list/.txt), a directory or a glob.
 Scores are per-class sigmoid probabilities (PaddleVideo's predict applied softmax, which is wrong for
 multi-label YouTube-8M). ``--model_file`` defaults to ``inference/<model_name>/<model_name>.json`` of ``--config``.
+
+Without ``--output`` each video's result is printed; with it the results go to the JSON file as they are
+predicted and only a summary line is printed. Inputs that cannot be predicted (a corrupt or unreadable
+file, a symlink loop, a wrong format, a video without frames) are skipped with a ``warning: skipped ...``
+line each; the others are predicted. Exit code: 0 when every input was predicted; 2 when something was
+skipped (the last line, ``error: skipped N inputs (...)``, names them; the JSON lists them under
+``"skipped"``) or for a mistake (one ``error:`` line, e.g. an ``--output`` that cannot be written, which is
+checked before anything is predicted).
 """
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 
@@ -42,7 +49,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--top_k", type=int, default=5, help="classes reported per video")
     p.add_argument("--label_file", default=None, help="YouTube-8M vocabulary.csv (columns Index, Name)")
     p.add_argument("--enable_benchmark", default=False, help="warm up, then report per-stage timings", **b)
-    p.add_argument("--output", default=None, help="write all results (and timings) to this JSON file")
+    p.add_argument("--output", default=None,
+                   help="write all results (and timings) to this JSON file, filled while predicting; the per-video "
+                        "lines are then not printed (see --print_results)")
+    p.add_argument("--print_results", default=None,
+                   help="print each video's result (default: only without --output)", **b)
     p.add_argument("--verbose", action="store_true", help="keep Paddle's log lines; print tracebacks")
     return p.parse_args(argv)
 
@@ -60,13 +71,27 @@ def _paths(args: argparse.Namespace):
     return model_file, params_file
 
 
+def _summary(done: int, skipped, output) -> str:
+    """The run's last line: videos predicted, inputs skipped (named, up to 5), where the results are."""
+    where = f"; results in {output}" if output else ""
+    if not skipped:
+        return f"predicted {done} video{'s' if done != 1 else ''}, skipped 0{where}"
+    names = ", ".join(s.short() for s in skipped[:5])
+    more = ""
+    if len(skipped) > 5:
+        more = f" and {len(skipped) - 5} more" + (' (all listed under "skipped" in the output)' if output else "")
+    return (f"error: skipped {len(skipped)} input{'s' if len(skipped) != 1 else ''} ({names}{more}); "
+            f"predicted {done} video{'s' if done != 1 else ''}{where}")
+
+
 def _predict(args: argparse.Namespace) -> int:
     import paddle
 
     from paddlevideo.inference.export import read_inference_meta
-    from paddlevideo.inference.inputs import iter_input_records
+    from paddlevideo.inference.inputs import Skipped, iter_input_items
     from paddlevideo.inference.predictor import InferenceOptions, Predictor
     from paddlevideo.inference.results import load_label_names
+    from paddlevideo.inference.results_file import ResultsFile
     from paddlevideo.inference.runner import StageTimer, predict_stream
     from paddlevideo.loader.pipelines import Compose
 
@@ -90,33 +115,64 @@ def _predict(args: argparse.Namespace) -> int:
     predictor = Predictor(model_file, params_file, options, meta)
     labels = load_label_names(args.label_file) if args.label_file else None
     timer = StageTimer()
-    records = iter_input_records(args.input_file, meta["feature_names"], meta["feature_dims"])
-    results = []
+    items = iter_input_items(args.input_file, meta["feature_names"], meta["feature_dims"])
+    print_results = args.print_results if args.print_results is not None else not args.output
     from tqdm import tqdm
 
     # the exported model's own preprocessing (e.g. frame sampling), then --max_frames if given
     steps = list(meta.get("pipeline") or [{"name": "TruncateFrames", "max_frames": max_frames}])
     if args.max_frames:
         steps.insert(0, {"name": "TruncateFrames", "max_frames": args.max_frames})
-    stream = predict_stream(records, predictor.run, batch_size=args.batch_size, max_frames=max_frames,
-                            k=args.top_k, label_names=labels, warmup=3 if args.enable_benchmark else 0, timer=timer,
-                            pipeline=Compose(steps))
-    # a progress bar on stderr only when it is a terminal (disable=None); tqdm.write keeps lines intact
-    for text, entry in tqdm(stream, desc="predict", unit="video", leave=False, disable=None):
-        tqdm.write(text)
-        results.append(entry)
+    skipped = []
+
+    def videos():
+        """The readable videos; every skipped input is reported on stderr at once and kept for the summary."""
+        for item in items:
+            if isinstance(item, Skipped):
+                skipped.append(item)
+                tqdm.write(f"warning: skipped {item.reason}", file=sys.stderr)
+            else:
+                yield item.file, item.record
+
+    # --output is created (or refused) before anything is predicted, and filled as results come
+    out = ResultsFile(args.output, {"model_file": model_file, "input": args.input_file,
+                                    "scores": "sigmoid probabilities"}) if args.output else None
+    done, complete = 0, False
+    try:
+        stream = predict_stream(videos(), predictor.run, batch_size=args.batch_size, max_frames=max_frames,
+                                k=args.top_k, label_names=labels, warmup=3 if args.enable_benchmark else 0,
+                                timer=timer, pipeline=Compose(steps))
+        # a progress bar on stderr only when it is a terminal (disable=None); tqdm.write keeps lines intact
+        for text, entry in tqdm(stream, desc="predict", unit="video", leave=False, disable=None):
+            if print_results:
+                tqdm.write(text)
+            if out is not None:
+                out.add(entry)
+            done += 1
+        complete = True
+    finally:
+        # always close the file: what was predicted stays, marked incomplete when the run stopped early
+        if out is not None:
+            tail = {"skipped": [{"file": s.file, "index": s.index, "reason": s.reason} for s in skipped],
+                    "timing": timer.summary()}
+            if complete:
+                out.close(tail)
+            else:
+                try:
+                    out.close(tail, complete=False)     # a no-op when a write error already closed it
+                except OSError:
+                    pass
     summary = timer.summary()
     if args.enable_benchmark:
         ms = summary["ms_per_video"]
         print(f"benchmark: {summary['videos']} videos in {summary['batches']} batches of up to {args.batch_size}; "
               f"ms per video: preprocess {ms['preprocess']:.2f}, inference {ms['inference']:.2f}, "
               f"postprocess {ms['postprocess']:.2f} (after 3 warm-up runs)")
-    if args.output:
-        os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-        with open(args.output, "w", encoding="utf-8") as f:
-            json.dump({"model_file": model_file, "input": args.input_file, "scores": "sigmoid probabilities",
-                       "results": results, "timing": summary}, f, indent=2)
-        print(f"wrote {len(results)} results to {args.output}")
+    line = _summary(done, skipped, args.output)
+    if skipped:
+        print(line, file=sys.stderr)
+        return 2
+    print(line)
     return 0
 
 

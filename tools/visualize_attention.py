@@ -1,7 +1,8 @@
 """Draw where an attention model looked in a video: its attention weights over the frames, as a PNG.
 
     python tools/visualize_attention.py -c configs/recognition/attention_lstm/attention_lstm_youtube8m_demo.yaml \
-        -w output/AttentionLSTM_demo/AttentionLSTM_demo_best.pdparams --input_file data/yt8m/frame/validate0000.tfrecord
+        -w output/AttentionLSTM_demo/AttentionLSTM_demo_best.pdparams --input_file \
+        data/yt8m/sample/frame/sample_validate0000.tfrecord
     python tools/visualize_attention.py -c CONFIG -w WEIGHTS --input_file data/example.pkl --label_file vocabulary.csv
 
 AttentionLSTM: one curve per modality over time. AttentionCluster: a units x frames heat map per
@@ -42,7 +43,8 @@ def _visualize(args: argparse.Namespace) -> int:
     """Build the model, read the first ``--max_videos`` videos, write one PNG each; returns 0.
 
     Raises (turned into one ``error:`` line by ``run_tool``): ConfigError, CheckpointError, FileNotFoundError,
-    CorruptRecordError, ValueError (bad flags, no videos, a model without attention).
+    CorruptRecordError, ValueError (bad flags, no videos, a video without frames, a model without attention),
+    OSError (an unreadable input, a symlink loop, an output directory that cannot be written).
     """
     from paddlevideo.inference.export import build_eval_model
     from paddlevideo.inference.inputs import iter_input_records
@@ -57,8 +59,9 @@ def _visualize(args: argparse.Namespace) -> int:
     labels = load_label_names(args.label_file) if args.label_file else None
     model = build_eval_model(cfg["MODEL"], args.weights)
     dims = list(model.backbone.feature_dims)
-    records = [rec for _, rec in itertools.islice(iter_input_records(args.input_file, model.feature_names, dims),
-                                                  args.max_videos)]
+    # min_frames=1: a video without frames has no attention to draw; one line naming file and video
+    records = [rec for _, rec in itertools.islice(iter_input_records(args.input_file, model.feature_names, dims,
+                                                                     min_frames=1), args.max_videos)]
     if not records:
         raise ValueError(f"{args.input_file}: no videos found")
     os.makedirs(args.output_dir, exist_ok=True)

@@ -1,13 +1,13 @@
 """Write ``data/example.pkl``, the one-video input of ``tools/predict.py``, from the sample data.
 
-    python data/yt8m/make_sample_data.py        # once: data/yt8m/frame/{train,validate}000N.tfrecord
+    python data/yt8m/make_sample_data.py   # once: data/yt8m/sample/frame/sample_{train,validate}000N.tfrecord
     python data/yt8m/make_example_pkl.py        # -> data/example.pkl
 
 The file has the layout of PaddleVideo's own ``data/example.pkl`` (YT8M.md §2.5): a single dict
 (not a list) with BYTES keys ``b'video'`` (bytes id), ``b'feature'`` uint8[n, 1024],
 ``b'audio'`` uint8[n, 128], ``b'label'`` (sorted, de-duplicated list of int) and ``b'nframes'``
 (numpy.int32 = min(n, 300)), pickled with protocol 2. The video is the first one (``--index 0``)
-of ``data/yt8m/frame/validate0000.tfrecord``. The sample data is deterministic, so running this
+of ``data/yt8m/sample/frame/sample_validate0000.tfrecord``. The sample data is deterministic, so running this
 again reproduces the committed file byte for byte (with the same numpy major version: numpy 2
 pickles name ``numpy._core``, numpy 1.x ``numpy.core``).
 """
@@ -48,7 +48,7 @@ def make_example(src: str, dst: str, index: int = 0) -> dict:
 def main(argv=None) -> int:
     """Write ``data/example.pkl`` from the first video of ``--src``; returns the exit code."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--src", default=os.path.join(HERE, "frame", "validate0000.tfrecord"))
+    p.add_argument("--src", default=os.path.join(HERE, "sample", "frame", "sample_validate0000.tfrecord"))
     p.add_argument("--out", default=os.path.join(HERE, "..", "example.pkl"))
     p.add_argument("--index", type=int, default=0, help="which video of --src (0-based)")
     args = p.parse_args(argv)

@@ -1,7 +1,11 @@
 """Write a small, learnable sample dataset in the exact YouTube-8M frame-level TFRecord schema.
 
-    python data/yt8m/make_sample_data.py                      # -> data/yt8m/frame/{train,validate}000N.tfrecord
+    python data/yt8m/make_sample_data.py      # -> data/yt8m/sample/frame/sample_{train,validate}000N.tfrecord
     python data/yt8m/make_sample_data.py --out_dir /tmp/yt8m --num_classes 50 --train_videos 400
+
+The set has its own folder and file names (``sample_train0000.tfrecord``, ``sample_validate0000.tfrecord``),
+so it can never be taken for the real dataset: the full-size configs read ``data/yt8m/frame/train*.tfrecord``,
+the demo configs ``data/yt8m/sample/frame/sample_train*.tfrecord``.
 
 How the videos are made (deterministic for a given --seed):
 - every class c has a fixed prototype in rgb space (1024-d) and in audio space (128-d);
@@ -27,6 +31,10 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from paddlevideo.loader.yt8m import quantize_numpy, write_tfrecord  # noqa: E402
 
 FEATURE_DIMS = {"rgb": 1024, "audio": 128}
+#: Prefix of the shard names (``sample_train0000.tfrecord``): real YouTube-8M shards are ``train0000.tfrecord``.
+PREFIX = "sample_"
+#: Where versions before the rename wrote the set: the real dataset's folder and shard names.
+OLD_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "frame")
 #: File in the output directory that records the settings the set was made with.
 MANIFEST = "sample_manifest.json"
 
@@ -60,7 +68,8 @@ def make_video(index: int, split: str, num_classes: int, protos: Dict[str, np.nd
 
 
 def generate_split(split: str, num_videos: int, shards: int, out_dir: str, seed: int, protos, args) -> List[str]:
-    """Write ``num_videos`` videos of ``split`` into ``shards`` files ``<split>NNNN.tfrecord``; returns paths."""
+    """Write ``num_videos`` videos of ``split`` into ``shards`` files ``sample_<split>NNNN.tfrecord``; returns
+    paths."""
     paths = []
     per_shard = int(np.ceil(num_videos / shards))
     for s in range(shards):
@@ -72,7 +81,7 @@ def generate_split(split: str, num_videos: int, shards: int, out_dir: str, seed:
                 yield make_video(i, split, args.num_classes, protos, rng, args.max_frames,
                                  args.signal_fraction, args.distractor_rate, args.noise)
 
-        path = os.path.join(out_dir, f"{split}{s:04d}.tfrecord")
+        path = os.path.join(out_dir, f"{PREFIX}{split}{s:04d}.tfrecord")
         write_tfrecord(path, records())
         paths.append(path)
     return paths
@@ -82,7 +91,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     """Parse the command line (sizes, difficulty, seed; see ``--help``)."""
     here = os.path.dirname(os.path.abspath(__file__))
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out_dir", default=os.path.join(here, "frame"))
+    p.add_argument("--out_dir", default=os.path.join(here, "sample", "frame"),
+                   help="where the shards go (default data/yt8m/sample/frame)")
     p.add_argument("--num_classes", type=int, default=100)
     p.add_argument("--train_videos", type=int, default=2000)
     p.add_argument("--valid_videos", type=int, default=250)
@@ -112,6 +122,7 @@ def main(argv=None) -> int:
             recorded = json.load(f)
         if {k: v for k, v in recorded.items() if k != "files"} == settings:
             print(f"sample data already in {args.out_dir} (use --force to rewrite)")
+            _warn_old_sample_set()
             return 0
     previous = []
     if os.path.isfile(manifest):
@@ -135,7 +146,16 @@ def main(argv=None) -> int:
     with open(manifest, "w", encoding="utf-8") as f:
         json.dump({**settings, "files": files}, f, indent=1)
     print(f"wrote {len(train)} train and {len(valid)} validate shards to {args.out_dir}")
+    _warn_old_sample_set()
     return 0
+
+
+def _warn_old_sample_set() -> None:
+    """Say so when an older version's sample set sits where the full-size configs look for real data."""
+    if os.path.isfile(os.path.join(OLD_DIR, MANIFEST)):
+        print(f"warning: {OLD_DIR} holds a sample set written by an older version of this script, where the "
+              "full-size configs look for the real dataset; remove it (the sample set now lives in "
+              "data/yt8m/sample/frame)", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -36,21 +36,32 @@ def _user_errors() -> tuple:
     from ..utils.config import ConfigError
     from .export import ExportError
 
-    return (ConfigError, CheckpointError, CorruptRecordError, ExportError, FileNotFoundError, IsADirectoryError,
-            PermissionError, ImportError, KeyError, ValueError, RuntimeError)
+    return (ConfigError, CheckpointError, CorruptRecordError, ExportError, OSError, ImportError, KeyError,
+            ValueError, RuntimeError)
+
+
+def _message(e: BaseException) -> str:
+    """One line for ``e``: a KeyError's key text, an OSError's ``<file>: <reason>``, else ``str(e)``."""
+    if isinstance(e, KeyError) and e.args:
+        text = str(e.args[0])
+    elif isinstance(e, OSError) and e.strerror and e.filename is not None:
+        text = f"{e.filename}: {e.strerror}"
+    else:
+        text = str(e)
+    lines = text.strip().splitlines()
+    return lines[0] if lines else type(e).__name__
 
 
 def run_tool(body: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
     """Run ``body(args)``; turn user errors into ``error: <message>`` on stderr and return 2.
 
-    ``RuntimeError`` is included because Paddle Inference reports unusable model files with it.
+    ``RuntimeError`` is included because Paddle Inference reports unusable model files with it; ``OSError``
+    (unreadable or unwritable files, a symlink loop, a full disk) because it names the file and the reason.
     """
     try:
         return body(args)
     except _user_errors() as e:
         if getattr(args, "verbose", False):
             traceback.print_exc()
-        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
-        print(f"error: {str(msg).strip().splitlines()[0] if str(msg).strip() else type(e).__name__}",
-              file=sys.stderr)
+        print(f"error: {_message(e)}", file=sys.stderr)
         return 2

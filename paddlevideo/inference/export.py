@@ -17,6 +17,7 @@ Follows ``paddle.jit.to_static(..., full_graph=True)`` + ``paddle.jit.save`` as 
 from __future__ import annotations
 
 import os
+import tempfile
 import warnings
 from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional
@@ -31,7 +32,7 @@ from ..modeling import build_model
 from ..utils.checkpoint import load_weights
 
 __all__ = ["ExportError", "ExportResult", "InferenceModule", "build_eval_model", "export_model",
-           "inference_meta_path", "read_inference_meta", "dummy_inputs"]
+           "inference_meta_path", "prepare_output_dir", "read_inference_meta", "dummy_inputs"]
 
 #: Tolerance of the export self-check (static program vs eager model on a padded dummy batch).
 SELF_CHECK_ATOL = 1e-5
@@ -136,6 +137,28 @@ def read_inference_meta(model_file: str) -> Dict[str, Any]:
     return dict(meta)
 
 
+def prepare_output_dir(output_dir: str) -> None:
+    """Create ``output_dir`` (and its parents) and make sure files can be written in it.
+
+    Raises:
+        ExportError: ``output_dir`` (or one of its parents) is a file, or the directory cannot be created or
+            written (permission, read-only file system, disk full); one line naming the directory.
+    """
+    path = os.path.abspath(output_dir)
+    probe = path
+    while probe and not os.path.exists(probe):
+        probe = os.path.dirname(probe)
+    if probe and not os.path.isdir(probe):
+        what = "is a file" if probe == path else f"cannot be created: {probe} is a file"
+        raise ExportError(f"output directory {output_dir} {what} (-o/--output_path takes a directory)")
+    try:
+        os.makedirs(path, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as e:
+        raise ExportError(f"output directory {output_dir} cannot be written ({e.strerror or e})") from None
+
+
 def _test_pipeline(cfg: Mapping[str, Any]) -> List[Dict[str, Any]]:
     """The config's evaluation pipeline (``PIPELINE.test``, else ``PIPELINE.valid``), as plain dicts."""
     pipelines = cfg.get("PIPELINE") or {}
@@ -153,7 +176,7 @@ def export_model(cfg: Mapping[str, Any], output_dir: str, weights: Optional[str]
 
     Args:
         cfg: the full config (``model_name``, ``MODEL``, optional ``INFERENCE.max_frames``, default 300).
-        output_dir: directory for the files (created).
+        output_dir: directory for the files (created; checked before the model is built).
         weights: ``.pdparams`` of this package or of PaddleVideo's AttentionLSTM; None exports the
             randomly initialised model (for benchmarks and tests).
         onnx: also write ``<prefix>.onnx`` through paddle2onnx, with the LSTM ``sequence_lens`` patched
@@ -165,16 +188,17 @@ def export_model(cfg: Mapping[str, Any], output_dir: str, weights: Optional[str]
         and run on a padded dummy batch; its probabilities must equal the eager model's within 1e-5.
 
     Raises:
-        ExportError: the self-check fails, or the ONNX conversion fails.
+        ExportError: ``output_dir`` is a file or cannot be written (before any work), the self-check fails,
+            or the ONNX conversion fails.
         CheckpointError / ValueError / KeyError: bad weights or config.
         ImportError: ``onnx=True`` without paddle2onnx / onnx installed (message names the pip command).
     """
     model_name = str(cfg["model_name"])
+    prepare_output_dir(output_dir)
     model = build_eval_model(cfg["MODEL"], weights)
     specs = model.input_spec()
     wrapper = InferenceModule(model)
     wrapper.eval()
-    os.makedirs(output_dir, exist_ok=True)
     prefix = os.path.join(output_dir, model_name)
     with warnings.catch_warnings():  # dy2static's harmless "Tensor do not have 'place'" (PADDLE3.md §9)
         warnings.filterwarnings("ignore", message="Tensor do not have 'place'")

@@ -13,7 +13,8 @@ def load_label_names(path: str) -> Dict[int, str]:
     """Read class names from a YouTube-8M ``vocabulary.csv``.
 
     The file has a header row with at least the columns ``Index`` and ``Name``
-    (``Index,TrainVideoCount,KnowledgeGraphId,Name,WikiUrl,...``); other columns are ignored.
+    (``Index,TrainVideoCount,KnowledgeGraphId,Name,WikiUrl,...``); other columns are ignored. The file is
+    UTF-8, with or without a byte-order mark.
 
     Returns:
         ``{class index: name}``.
@@ -24,7 +25,8 @@ def load_label_names(path: str) -> Dict[int, str]:
             (the message names the file and line).
     """
     names: Dict[int, str] = {}
-    with open(path, "r", encoding="utf-8", newline="") as f:
+    # utf-8-sig: spreadsheet programs save CSV with a byte-order mark, which would glue itself to "Index"
+    with open(path, "r", encoding="utf-8-sig", newline="") as f:
         reader = csv.DictReader(f)
         header = reader.fieldnames or []
         if "Index" not in header or "Name" not in header:

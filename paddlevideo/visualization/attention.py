@@ -55,7 +55,7 @@ def compute_attention(model: Any, records: Sequence[Mapping[str, Any]], max_fram
 
     Raises:
         ValueError: the backbone has no ``attention_weights`` method, or returns a tensor that is not
-            ``[B, T]`` / ``[B, N, T]``; a record lacks one of the model's features.
+            ``[B, T]`` / ``[B, N, T]``; a record lacks one of the model's features or has no frames.
     """
     import paddle
 
@@ -74,6 +74,8 @@ def compute_attention(model: Any, records: Sequence[Mapping[str, Any]], max_fram
             missing = [n for n in names if n not in rec]
             if missing:
                 raise ValueError(f"video {rec.get('id')!r} has no feature {missing[0]!r} (model needs {names})")
+            if min(len(rec[n]) for n in names) == 0:
+                raise ValueError(f"video {rec.get('id')!r} has no frames; there is no attention to draw")
             inputs = truncate({k: v for k, v in rec.items() if k != "labels"})
             batch = collate_frames([inputs])
             feats = [paddle.to_tensor(batch[n]) for n in names]

@@ -175,7 +175,7 @@ def test_example_pkl_is_reproduced_byte_for_byte(tmp_path):
                    check=True, capture_output=True, env=ENV, timeout=600)
     out = tmp_path / "example.pkl"
     subprocess.run([sys.executable, str(ROOT / "data" / "yt8m" / "make_example_pkl.py"),
-                    "--src", str(sample / "validate0000.tfrecord"), "--out", str(out)],
+                    "--src", str(sample / "sample_validate0000.tfrecord"), "--out", str(out)],
                    check=True, capture_output=True, env=ENV, timeout=300)
     assert out.read_bytes() == committed.read_bytes()
 
@@ -183,7 +183,7 @@ def test_example_pkl_is_reproduced_byte_for_byte(tmp_path):
     d = _pickle_load(committed)
     assert committed.read_bytes()[:2] == b"\x80\x02" and type(d) is dict
     assert list(d) == [b"video", b"feature", b"audio", b"label", b"nframes"]
-    first = next(read_tfrecord(sample / "validate0000.tfrecord"))
+    first = next(read_tfrecord(sample / "sample_validate0000.tfrecord"))
     assert d[b"video"] == first["id"].encode()
     assert d[b"label"] == sorted(set(first["labels"].tolist()))
     assert type(d[b"nframes"]) is np.int32 and d[b"nframes"] == min(len(first["rgb"]), 300)

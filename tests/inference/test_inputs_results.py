@@ -77,6 +77,10 @@ def test_label_file(tmp_path):
     assert text.splitlines()[:4] == ["Current video file: a.pkl", "\tvideo id: SjJ3", "\ttop-1 class: 11",
                                      "\ttop-1 score: 0.98"]
     assert entry["top_k_labels"] == ["Car, racing", "Game"]
+    # the same file saved with a UTF-8 byte-order mark (spreadsheet programs do this) reads the same
+    bom = tmp_path / "vocabulary_bom.csv"
+    bom.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    assert bom.read_bytes()[:3] == "\ufeff".encode() and load_label_names(str(bom)) == load_label_names(str(path))
     (tmp_path / "bad.csv").write_text("id,label\n0,Game\n")
     with pytest.raises(ValueError, match="needs the columns Index and Name"):
         load_label_names(str(tmp_path / "bad.csv"))

@@ -36,12 +36,17 @@ def exported(tmp_path_factory, tiny_weights):
 def test_predict_example_pkl_as_paddlevideo_users_call_it(exported, tiny_weights, tmp_path):
     cfg_path, model_file, params_file = exported
     out_json = tmp_path / "preds.json"
-    r = run("tools/predict.py", "--input_file", EXAMPLE, "--config", str(cfg_path), "--model_file", str(model_file),
-            "--params_file", str(params_file), "--use_gpu=False", "--use_tensorrt=False", "--top_k", "3",
-            "--output", str(out_json))
+    args = ["tools/predict.py", "--input_file", EXAMPLE, "--config", str(cfg_path), "--model_file", str(model_file),
+            "--params_file", str(params_file), "--use_gpu=False", "--use_tensorrt=False", "--top_k", "3"]
+    r = run(*args, "--output", str(out_json))
+    assert r.returncode == 0, r.stderr
+    # with --output: quiet, one summary line, nothing on stderr
+    assert r.stdout.splitlines() == [f"predicted 1 video, skipped 0; results in {out_json}"] and r.stderr == ""
+    r = run(*args)                      # without --output the results are printed, as in PaddleVideo
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
-    assert lines[0] == f"Current video file: {EXAMPLE}"
+    assert lines[0] == f"Current video file: {EXAMPLE}" and lines[-1] == "predicted 1 video, skipped 0"
+    assert len(lines) == 4 + 3 + 1      # PaddleVideo's 4 lines, the top-3, the summary
     # independent expectation: the eager model on the pkl's first max_frames frames
     video = next(read_pkl(EXAMPLE))
     model = build_eval_model(TINY_CFG["MODEL"], tiny_weights)
@@ -59,15 +64,18 @@ def test_predict_example_pkl_as_paddlevideo_users_call_it(exported, tiny_weights
 def test_predict_tfrecord_batches_with_benchmark_and_labels(exported, tmp_path):
     _, model_file, _ = exported
     vocab = tmp_path / "vocabulary.csv"
-    vocab.write_text("Index,TrainVideoCount,KnowledgeGraphId,Name\n" +
-                     "".join(f"{i},1,/m/{i},name{i}\n" for i in range(10)))
+    # saved with a UTF-8 byte-order mark, as spreadsheet programs do
+    vocab.write_bytes(b"\xef\xbb\xbf" + ("Index,TrainVideoCount,KnowledgeGraphId,Name\n" +
+                                          "".join(f"{i},1,/m/{i},name{i}\n" for i in range(10))).encode())
     out_json = tmp_path / "p.json"
     r = run("tools/predict.py", "--input_file", os.path.join(DATA, "yt8m", "frame", "train*.tfrecord"),
             "--model_file", str(model_file), "--use_gpu", "false", "--batch_size", "3", "--label_file", str(vocab),
-            "--enable_benchmark=True", "--output", str(out_json))
+            "--enable_benchmark=True", "--output", str(out_json), "--print_results")
     assert r.returncode == 0, r.stderr
     data = json.loads(out_json.read_text())
     assert len(data["results"]) == 16 and r.stdout.count("Current video file:") == 16
+    assert data["complete"] is True and data["skipped"] == []
+    assert r.stdout.splitlines()[-1] == f"predicted 16 videos, skipped 0; results in {out_json}"
     assert data["timing"]["batches"] == 6  # 8 videos per file, files read in turn: 3+3+3+3+3+1
     assert all(res["top_k_labels"][0] == f"name{res['top_k_classes'][0]}" for res in data["results"])
     assert "benchmark:" in r.stdout and "inference" in r.stdout
@@ -86,8 +94,8 @@ def test_predict_user_errors_are_one_line(exported, extra, message):
             "--model_file", str(model_file), "--use_gpu=False"] + extra
     r = run(*args)
     assert r.returncode == 2
-    assert r.stderr.strip().splitlines()[-1].startswith(message), r.stderr
-    assert "Traceback" not in r.stderr
+    lines = r.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(message), r.stderr
 
 
 def test_export_wrong_weights_is_one_line(tmp_path, paddlevideo_pdparams, exported):

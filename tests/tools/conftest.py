@@ -21,9 +21,9 @@ def run(*args, cwd=ROOT, timeout=600):
 
 def lstm_overrides(data, out):
     """-o overrides pointing the AttentionLSTM demo config at the tiny data, at toy sizes."""
-    pairs = [f"DATASET.train.file_pattern={data}/train*.tfrecord",
-             f"DATASET.valid.file_pattern={data}/validate*.tfrecord",
-             f"DATASET.test.file_pattern={data}/validate*.tfrecord",
+    pairs = [f"DATASET.train.file_pattern={data}/sample_train*.tfrecord",
+             f"DATASET.valid.file_pattern={data}/sample_validate*.tfrecord",
+             f"DATASET.test.file_pattern={data}/sample_validate*.tfrecord",
              "MODEL.head.num_classes=10", "MODEL.backbone.embedding_size=8", "MODEL.backbone.lstm_size=8",
              "MODEL.head.hidden_sizes=[16]", "DATASET.batch_size=8", "DATASET.num_workers=0", "epochs=2",
              "log_interval=2", f"output_dir={out}"]

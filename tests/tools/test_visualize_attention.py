@@ -15,7 +15,7 @@ CLUSTER_OVERRIDES = ["MODEL.head.num_classes=10", "MODEL.backbone.cluster_nums=[
 
 
 def _records(tiny_data, n=3):
-    return list(read_tfrecord(str(tiny_data / "validate0000.tfrecord")))[:n]
+    return list(read_tfrecord(str(tiny_data / "sample_validate0000.tfrecord")))[:n]
 
 
 def test_lstm_weights_are_one_distribution_per_modality(tiny_data):
@@ -69,7 +69,7 @@ def test_tool_writes_pngs_for_lstm(trained_lstm, tiny_data, tmp_path):
     labels = tmp_path / "vocabulary.csv"
     labels.write_text("Index,TrainVideoCount,Name\n" + "".join(f"{i},1,Name{i}\n" for i in range(10)))
     r = run("tools/visualize_attention.py", "-c", LSTM_DEMO, "-w", out / "AttentionLSTM_demo_best.pdparams",
-            "--input_file", tiny_data / "validate0000.tfrecord", "--max_videos", 2, "--label_file", labels,
+            "--input_file", tiny_data / "sample_validate0000.tfrecord", "--max_videos", 2, "--label_file", labels,
             "--output_dir", tmp_path / "att", *lstm_overrides(tiny_data, out))
     assert r.returncode == 0, r.stderr
     pngs = sorted((tmp_path / "att").glob("*_attention.png"))
@@ -95,3 +95,22 @@ def test_tool_on_example_pkl_for_cluster_and_errors(tmp_path):
     r = run("tools/visualize_attention.py", "-c", LSTM_DEMO, "-w", weights, "--input_file",
             ROOT / "data" / "example.pkl", "-o", "MODEL.head.num_classes=10")
     assert r.returncode == 2 and "cluster.pdparams" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_tool_names_file_and_video_without_frames(tmp_path):
+    from paddlevideo.loader.yt8m import write_tfrecord
+
+    cfg = load_config(str(CLUSTER_DEMO), CLUSTER_OVERRIDES)
+    weights = tmp_path / "cluster.pdparams"
+    paddle.save(build_model(cfg["MODEL"]).state_dict(), str(weights))
+    videos = tmp_path / "videos.tfrecord"
+    write_tfrecord(videos, [{"id": "ok", "labels": np.array([1]), "rgb": np.zeros((3, 1024), np.uint8),
+                             "audio": np.zeros((3, 128), np.uint8)},
+                            {"id": "blank", "labels": np.array([2]), "rgb": np.zeros((0, 1024), np.uint8),
+                             "audio": np.zeros((0, 128), np.uint8)}])
+    r = run("tools/visualize_attention.py", "-c", CLUSTER_DEMO, "-w", weights,
+            *[x for o in CLUSTER_OVERRIDES for x in ("-o", o)], "--input_file", videos, "--max_videos", 2,
+            "--output_dir", tmp_path / "att")
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr.splitlines() == [f"error: {videos}: record 1: video 'blank' has 0 frames; nothing to predict"]
+    assert not (tmp_path / "att").exists()          # refused before anything was drawn
