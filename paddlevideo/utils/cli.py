@@ -41,6 +41,10 @@ def _run(args: argparse.Namespace) -> int:
     from .logger import setup_logger
 
     cfg = load_config(args.config, args.override)
+    from ..tasks.config_check import check_components
+    from .config import overridden_keys
+
+    check_components(cfg, source=args.config, overridden=overridden_keys(args.override))
     if args.test and not args.weights:
         raise ConfigError("--test needs the weights to evaluate: -w PATH.pdparams")
     rank = dist_rank()
