@@ -24,7 +24,7 @@ def load_label_names(path: str) -> Dict[int, str]:
             (the message names the file and line).
     """
     names: Dict[int, str] = {}
-    with open(path, "r", encoding="utf-8", newline="") as f:
+    with open(path, "r", encoding="utf-8-sig", newline="") as f:     # -sig: a UTF-8 BOM is allowed
         reader = csv.DictReader(f)
         header = reader.fieldnames or []
         if "Index" not in header or "Name" not in header:

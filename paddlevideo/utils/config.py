@@ -26,7 +26,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Set
 import yaml
 
 __all__ = ["AttrDict", "load_config", "apply_overrides", "validate_config", "check_values", "TOP_LEVEL_KEYS",
-           "ConfigError", "BoundedSafeLoader", "safe_load", "describe_invalid", "overridden_keys"]
+           "ConfigError", "BoundedSafeLoader", "YAMLRefused", "safe_load", "describe_invalid", "overridden_keys"]
 
 #: Most nodes a YAML document may expand to, counting every alias as a full copy of what it refers to.
 MAX_YAML_NODES = 100_000
@@ -64,6 +64,10 @@ class ConfigError(ValueError):
     """A config file or override is invalid; the message names the file or key and what is valid."""
 
 
+class YAMLRefused(yaml.YAMLError):
+    """A well-formed YAML document refused for its size, depth or a recursive alias."""
+
+
 class BoundedSafeLoader(yaml.SafeLoader):
     """``yaml.SafeLoader`` that refuses documents that are cheap to write and costly to use.
 
@@ -71,7 +75,7 @@ class BoundedSafeLoader(yaml.SafeLoader):
     computes how many nodes the document holds with every alias expanded and how deep it nests.
 
     Raises:
-        yaml.YAMLError: (from ``get_single_data``) the expansion exceeds :data:`MAX_YAML_NODES`, the
+        YAMLRefused: (a ``yaml.YAMLError``, from ``get_single_data``) the expansion exceeds :data:`MAX_YAML_NODES`, the
             nesting exceeds :data:`MAX_YAML_DEPTH`, or an alias refers to a node that contains it.
     """
 
@@ -79,7 +83,7 @@ class BoundedSafeLoader(yaml.SafeLoader):
         try:
             node = self.get_single_node()
         except RecursionError:
-            raise yaml.YAMLError(f"nested deeper than {MAX_YAML_DEPTH} levels") from None
+            raise YAMLRefused(f"nested deeper than {MAX_YAML_DEPTH} levels") from None
         if node is None:
             return None
         check_node_graph(node)
@@ -96,7 +100,7 @@ def check_node_graph(root: yaml.Node, max_nodes: int = MAX_YAML_NODES, max_depth
         The number of nodes with every alias expanded (at most ``max_nodes``).
 
     Raises:
-        yaml.YAMLError: more than ``max_nodes`` nodes, deeper than ``max_depth``, or a node that contains
+        YAMLRefused: more than ``max_nodes`` nodes, deeper than ``max_depth``, or a node that contains
             itself (a recursive alias); the message names the line of the offending node.
     """
     size: Dict[int, int] = {}
@@ -117,22 +121,22 @@ def check_node_graph(root: yaml.Node, max_nodes: int = MAX_YAML_NODES, max_depth
             depth[key] = 1 + max((depth[id(c)] for c in children), default=0)
             where = f" (line {node.start_mark.line + 1})" if node.start_mark else ""
             if size[key] > max_nodes:
-                raise yaml.YAMLError(f"its aliases expand to more than {max_nodes} nodes{where}; "
+                raise YAMLRefused(f"its aliases expand to more than {max_nodes} nodes{where}; "
                                      "a config this large is refused (a YAML alias bomb?)")
             if depth[key] > max_depth:
-                raise yaml.YAMLError(f"nested deeper than {max_depth} levels{where}")
+                raise YAMLRefused(f"nested deeper than {max_depth} levels{where}")
             continue
         if key in size:
             continue
         if key in on_path:
             where = f" at line {node.start_mark.line + 1}" if node.start_mark else ""
-            raise yaml.YAMLError(f"an alias{where} refers to a node that contains it (a recursive structure)")
+            raise YAMLRefused(f"an alias{where} refers to a node that contains it (a recursive structure)")
         on_path.add(key)
         stack.append((node, True))
         for c in children:
             if id(c) in on_path:
                 line = c.start_mark.line + 1 if c.start_mark else "?"
-                raise yaml.YAMLError(f"an alias refers to the node of line {line} from inside it "
+                raise YAMLRefused(f"an alias refers to the node of line {line} from inside it "
                                      "(a recursive structure)")
             if id(c) not in size:
                 stack.append((c, False))
@@ -243,6 +247,8 @@ def _read_yaml(path: str, seen: Iterable[str] = ()) -> Dict[str, Any]:
     try:
         with open(path, "r", encoding="utf-8") as f:
             data = safe_load(f) or {}
+    except YAMLRefused as e:
+        raise ConfigError(f"{path}: refused: {e}") from None
     except yaml.YAMLError as e:
         raise ConfigError(f"{path}: not valid YAML: {' '.join(str(e).split())}") from None
     except (OSError, UnicodeDecodeError) as e:
@@ -272,6 +278,8 @@ def apply_overrides(cfg: Dict[str, Any], overrides: Optional[List[str]]) -> Dict
         key, raw = item.split("=", 1)
         try:
             value = safe_load(raw) if raw != "" else ""
+        except YAMLRefused as e:
+            raise ConfigError(f"override {item!r}: refused: {e}") from None
         except yaml.YAMLError as e:
             raise ConfigError(f"override {item!r}: value is not valid YAML: {' '.join(str(e).split())}") from None
         parts = key.strip().split(".")
