@@ -4,7 +4,7 @@
     python main.py -c CONFIG --test -w output/AttentionLSTM/AttentionLSTM_best.pdparams
     python -m paddle.distributed.launch --nproc_per_node 2 main.py -c CONFIG --validate
     python main.py -c CONFIG --validate --resume          # continue from the last complete checkpoint
-    python main.py -c CONFIG --validate --overwrite       # a new run; the earlier one moves to <output_dir>.replaced-<time>
+    python main.py -c CONFIG --validate --overwrite       # new run; the old one moves to <output_dir>.replaced-<time>
 """
 from __future__ import annotations
 

@@ -49,7 +49,8 @@ def test_lock_refuses_a_second_holder_names_the_pid_and_is_released(tmp_path):
     first = RunLock(d).acquire()
     with open(os.path.join(d, LOCK_NAME)) as f:
         assert f.read().startswith(f"pid {os.getpid()} on ")
-    with pytest.raises(RunDirError, match=rf"is in use by another training run \(pid {os.getpid()} on .*-o output_dir="):
+    busy = rf"is in use by another training run \(pid {os.getpid()} on .*-o output_dir="
+    with pytest.raises(RunDirError, match=busy):
         RunLock(d).acquire()                    # a second open file description: flock refuses it too
     first.release()
     assert not os.path.exists(os.path.join(d, LOCK_NAME))
@@ -148,7 +149,8 @@ def test_output_dir_that_is_a_file(data, tmp_path):
     cfg = write_tiny_config(str(tmp_path / "c.yaml"), data, str(f))
     for args in (["-c", cfg], ["-c", cfg, "--test", "-w", str(tmp_path / "w.pdparams")]):
         r = run_main(args)
-        assert one_error_line(r) == f"error: output_dir '{f}' is a file, not a folder; choose another with -o output_dir=PATH"
+        assert one_error_line(r) == (f"error: output_dir '{f}' is a file, not a folder; choose another with "
+                                     "-o output_dir=PATH")
     assert f.read_text() == "keep me\n"
 
 
@@ -221,7 +223,8 @@ def test_disk_full_on_a_real_small_filesystem(data, tmp_path):
         cfg = write_tiny_config(str(tmp_path / "c.yaml"), data, str(out), epochs=5)
         r = run_main(["-c", cfg, "--validate"])
         line = one_error_line(r)
-        assert re.fullmatch(rf"error: disk full while writing {out}/Tiny_epoch_0000[2-5]\.\w+ \(No space left on device\); "
+        assert re.fullmatch(rf"error: disk full while writing {out}/Tiny_epoch_0000[2-5]\.\w+ "
+                            rf"\(No space left on device\); "
                             rf"nothing already written was changed; the last complete checkpoint is "
                             rf"{out}/Tiny_epoch_0000\d\.pdparams \(resume from it with --resume once there is space\)",
                             line), line

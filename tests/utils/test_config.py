@@ -125,12 +125,15 @@ BAD_VALUES = [
     (["epochs=0"], "-o epochs=0: should be greater than or equal to 1"),
     (["OPTIMIZER.learning_rate=abc"],
      "-o OPTIMIZER.learning_rate='abc': should be a valid number, unable to parse string as a number"),
-    (["MODEL.head.hidden_sizes=[16,-1]"], "-o MODEL.head.hidden_sizes=[16, -1]: item 1 should be greater than or equal to 1"),
+    (["MODEL.head.hidden_sizes=[16,-1]"],
+     "-o MODEL.head.hidden_sizes=[16, -1]: item 1 should be greater than or equal to 1"),
     (["MODEL.head.drop_rate=1.5"], "-o MODEL.head.drop_rate=1.5: should be less than 1"),
     (["PIPELINE.train.0.max_frames=0"], "-o PIPELINE.train.0.max_frames=0: should be greater than or equal to 1"),
-    (["DATASET.train.shuffle=maybe"], "-o DATASET.train.shuffle='maybe': should be a valid boolean, unable to interpret input"),
+    (["DATASET.train.shuffle=maybe"],
+     "-o DATASET.train.shuffle='maybe': should be a valid boolean, unable to interpret input"),
     (["OPTIMIZER.learning_rate.values=[1,x,2]"],
-     "-o OPTIMIZER.learning_rate.values=[1, 'x', 2]: item 1 should be a valid number, unable to parse string as a number"),
+     "-o OPTIMIZER.learning_rate.values=[1, 'x', 2]: item 1 should be a valid number, "
+     "unable to parse string as a number"),
     (["OPTIMIZER.beta1=abc"], "-o OPTIMIZER.beta1='abc': should be a valid number, unable to parse string as a number"),
     (["OPTIMIZER.weight_decay.value=-1"], "-o OPTIMIZER.weight_decay.value=-1: should be greater than or equal to 0"),
     (["METRIC.top_k=0"], "-o METRIC.top_k=0: should be greater than or equal to 1"),
@@ -196,8 +199,8 @@ def test_every_shipped_config_passes_the_checks():
 
 # ---- YAML that is cheap to write and costly to read
 
-BOMB = "model_name: A\nMODEL: {framework: Recognizer1D}\na: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
-    f"{c}: &{c} [{', '.join(['*' + p] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi"))
+BOMB = ("model_name: A\nMODEL: {framework: Recognizer1D}\na: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"
+        + "".join(f"{c}: &{c} [{', '.join(['*' + p] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi")))
 
 
 def test_alias_bomb_is_refused_fast_in_one_line(tmp_path):
