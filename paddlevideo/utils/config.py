@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import functools
 import os
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Set
 
@@ -361,6 +362,7 @@ def source_of(key: str, source: str, overridden: Iterable[str] = ()) -> str:
     return f"{source}: "
 
 
+@functools.lru_cache(maxsize=None)
 def _schema() -> Any:
     """The pydantic model of the top-level scalars and the ``DATASET`` sizes (built on first use)."""
     from typing import Annotated
