@@ -4,6 +4,7 @@
     python main.py -c CONFIG --test -w output/AttentionLSTM/AttentionLSTM_best.pdparams
     python -m paddle.distributed.launch --nproc_per_node 2 main.py -c CONFIG --validate
     python main.py -c CONFIG --validate --resume          # continue from the last complete checkpoint
+    python main.py -c CONFIG --validate --overwrite       # new run; the old one moves to <output_dir>.replaced-<time>
 """
 from __future__ import annotations
 
@@ -21,6 +22,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("-w", "--weights", default=None, help=".pdparams to test, or to start training from")
     p.add_argument("--resume", action="store_true",
                    help="continue from the last complete checkpoint in output_dir (or -o resume_epoch=N)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start a new run in an output_dir that holds an earlier one; the earlier run's files are "
+                        "moved to <output_dir>.replaced-<time>/ (nothing is deleted). Without it such a run is "
+                        "refused")
+    p.add_argument("--label_file", default=None,
+                   help="with --test: YouTube-8M vocabulary.csv (columns Index, Name) for the class names in "
+                        "test_per_class_ap.csv")
     p.add_argument("--amp", action="store_true", help="mixed precision on GPU (a no-op on CPU)")
     p.add_argument("--amp_level", default="O1", choices=["O1", "O2"], help="AMP level (with --amp)")
     p.add_argument("--seed", type=int, default=None, help="random seed (overrides the config's seed)")

@@ -18,6 +18,7 @@ setup(
         "protobuf>=4.21",
         "crc32c>=2.3",
         "matplotlib>=3.5",
+        "pydantic>=2.5",
     ],
     extras_require={
         # the test extra also installs the optional back-ends so that their tests run instead of skipping

@@ -103,6 +103,11 @@ def _env():
 
 
 def test_readme_commands_run_as_written(workdir):
+    # the Quick-start run (not run here) trained into output/AttentionLSTM_demo: no walkthrough step may touch it
+    quick = workdir / "output" / "AttentionLSTM_demo"
+    quick.mkdir(parents=True)
+    (quick / "train.log").write_text("[2026-01-01 10:00:00] INFO config quick-start run\n")
+    (quick / "AttentionLSTM_demo_best.pdparams").write_bytes(b"quick-start weights")
     for cmd in runnable_commands():
         r = subprocess.run(["bash", "-c", cmd], cwd=workdir, env=_env(), capture_output=True, text=True,
                            timeout=600)
@@ -110,7 +115,10 @@ def test_readme_commands_run_as_written(workdir):
         assert "Traceback" not in r.stderr, f"{cmd}\n{r.stderr[-3000:]}"
 
     out = workdir / "output"
-    lstm = out / "AttentionLSTM_demo"
+    assert sorted(p.name for p in quick.iterdir()) == ["AttentionLSTM_demo_best.pdparams", "train.log"]
+    assert (quick / "AttentionLSTM_demo_best.pdparams").read_bytes() == b"quick-start weights"
+    assert (quick / "train.log").read_text() == "[2026-01-01 10:00:00] INFO config quick-start run\n"
+    lstm = out / "AttentionLSTM_demo_1epoch"
     for name in ("AttentionLSTM_demo_best.pdparams", "metrics_best.json", "train.log", "test_metrics.json",
                  "test_per_class_ap.csv"):
         assert (lstm / name).is_file(), name
@@ -125,7 +133,7 @@ def test_readme_commands_run_as_written(workdir):
     assert (workdir / "data" / "yt8m" / "sample" / "pkl_frame" / "sample_train.list").is_file()
     assert (out / "pkl_run" / "metrics_best.json").is_file()
     assert (out / "AttentionLSTM_demo_2proc" / "metrics_best.json").is_file()
-    assert (out / "AttentionCluster_demo" / "AttentionCluster_demo_best.pdparams").is_file()
+    assert (out / "AttentionCluster_demo_1epoch" / "AttentionCluster_demo_best.pdparams").is_file()
     try:
         import visualdl  # noqa: F401
     except ImportError:

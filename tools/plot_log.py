@@ -4,7 +4,9 @@
     python tools/plot_log.py output/AttentionLSTM_demo/train.log -o curves.png --title "demo run"
 
 Reads the ``train.log`` that ``main.py`` writes to ``output_dir`` (rank 0): the step lines (loss, lr) and
-the ``[valid]`` lines of ``--validate`` (Hit@1, PERR, GAP, mAP, validation loss).
+the ``[valid]`` lines of ``--validate`` (Hit@1, PERR, GAP, mAP, validation loss). Runs resumed with
+``--resume`` continue their run; a log that holds several separate runs (appended by older versions of
+``main.py``) is never merged: the last run is plotted, ``--run N`` picks another.
 """
 from __future__ import annotations
 
@@ -21,6 +23,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("log", help="train.log written by main.py")
     p.add_argument("-o", "--output", default=None, help="PNG to write (default: <log without .log>_log.png)")
     p.add_argument("--title", default=None, help="figure title (default: the log's path)")
+    p.add_argument("--run", type=int, default=-1,
+                   help="when the log holds several runs, the one to plot (1 = first; default: the last)")
     return p.parse_args(argv)
 
 
@@ -30,7 +34,7 @@ def main(argv=None) -> int:
     from paddlevideo.visualization.training_log import parse_training_log, plot_training_log
 
     try:
-        log = parse_training_log(args.log)
+        log = parse_training_log(args.log, run=args.run)
         out = args.output or os.path.splitext(args.log)[0] + "_log.png"
         os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
         plot_training_log(log, out, args.title if args.title is not None else args.log)
@@ -38,6 +42,8 @@ def main(argv=None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     best = max(log.valid.items(), key=lambda kv: kv[1]["gap"]) if log.valid else None
+    if log.runs > 1:
+        print(f"{args.log} holds {log.runs} separate runs; plotted run {log.run} only (--run N picks another)")
     print(f"{out}: {len(log.epoch_loss())} epoch(s) of training loss"
           + (f", validation GAP of {len(log.valid)} epoch(s), best {best[1]['gap']:.4f} at epoch {best[0]}"
              if best else ", no validation lines"))

@@ -34,6 +34,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 
 from .registry import METRICS
+from ..utils.types import PositiveInt
 
 __all__ = [
     "YouTube8MMetric",
@@ -287,7 +288,7 @@ class YouTube8MMetric:
     the module docstring.
     """
 
-    def __init__(self, num_classes: int, top_k: int = 20) -> None:
+    def __init__(self, num_classes: PositiveInt, top_k: PositiveInt = 20) -> None:
         if int(num_classes) < 1 or int(top_k) < 1:
             raise ValueError(f"num_classes and top_k must be >= 1, got {num_classes} and {top_k}")
         self.num_classes = int(num_classes)

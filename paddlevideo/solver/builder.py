@@ -37,7 +37,8 @@ def _register_paddle_classes() -> None:
 
 
 def build_lr(cfg: Union[float, Mapping[str, Any]]) -> Tuple[Union[float, LRScheduler], bool]:
-    """Build a learning rate: a number, or a schedule config with ``name`` and its options.
+    """Build a learning rate: a number (a numeric string such as ``"1e-3"`` counts), or a schedule config
+    with ``name`` and its options.
 
     ``LinearWarmup`` takes its wrapped schedule as a nested config in ``learning_rate``.
 
@@ -48,12 +49,18 @@ def build_lr(cfg: Union[float, Mapping[str, Any]]) -> Tuple[Union[float, LRSched
         KeyError / ValueError: unknown schedule or option (with the valid ones).
     """
     _register_paddle_classes()
-    if isinstance(cfg, (int, float)):
-        return float(cfg), False
+    if isinstance(cfg, (int, float, str)) and not isinstance(cfg, bool):
+        try:
+            return float(cfg), False        # "1e-3": a number YAML 1.1 reads as a string
+        except ValueError:
+            raise ValueError(f"learning_rate {cfg!r} is neither a number nor a schedule config") from None
+    if not isinstance(cfg, Mapping):
+        raise ValueError(f"learning_rate {cfg!r} is neither a number nor a schedule config")
     cfg = dict(cfg)
     iter_step = bool(cfg.pop("iter_step", False))
     if isinstance(cfg.get("learning_rate"), Mapping):
-        cfg["learning_rate"], _ = build_lr(cfg["learning_rate"])
+        inner, _ = build_lr(cfg.pop("learning_rate"))
+        return build(cfg, LR_SCHEDULERS, learning_rate=inner), iter_step
     return build(cfg, LR_SCHEDULERS), iter_step
 
 

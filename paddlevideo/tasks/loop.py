@@ -104,6 +104,8 @@ def train_one_epoch(net: paddle.nn.Layer, loader: Iterable[Any], dataset: Any, o
             rank's loader runs out earlier, it repeats its last batch with loss weight 0 so the
             gradient all-reduce of the other ranks does not wait forever. None: as many as the loader gives.
         world: number of ranks (videos/s are logged for all ranks together, assuming equal batches).
+        log_interval: log a line (loss, lr, videos/s, ETA) every ``log_interval`` steps, and after the
+            epoch's last step when no line was logged in the epoch (``log_interval`` > steps per epoch).
         checkpoint_hint: where the last good checkpoint is, for the divergence message.
         amp / scaler: mixed precision settings and the ``paddle.amp.GradScaler`` (None without AMP).
         eta_steps: expected steps of an epoch when ``num_steps`` is None (e.g. the previous epoch's
@@ -133,6 +135,21 @@ def train_one_epoch(net: paddle.nn.Layer, loader: Iterable[Any], dataset: Any, o
     # (always before a checkpoint is written).
     sync_every = 1 if paddle.get_device().startswith("cpu") else log_interval
     nonfinite, value = None, float("nan")
+    logged = 0
+
+    def log_step(step: int, value: float) -> None:
+        elapsed = time.perf_counter() - tic
+        planned = num_steps or eta_steps
+        eta = ""
+        if planned:
+            left = max(planned - step, 0) + (epochs - epoch) * planned
+            eta = f"  eta {_hms(left * elapsed / step)}"
+        lr = optimizer.get_lr()
+        logger.info(f"epoch {epoch}/{epochs} step {step}{'/' + str(num_steps) if num_steps else ''}  "
+                    f"loss {value:.5f}  lr {lr:.3e}  "
+                    f"{videos * world / max(elapsed, 1e-9):.1f} videos/s{eta}")
+        if on_log is not None:
+            on_log(global_step + step, {"loss": value, "lr": float(lr)})
     while num_steps is None or step < num_steps:
         batch = next(batches, None)
         weight = 1.0
@@ -169,20 +186,13 @@ def train_one_epoch(net: paddle.nn.Layer, loader: Iterable[Any], dataset: Any, o
         if kill_at and global_step + step == kill_at:
             os.kill(os.getpid(), signal.SIGKILL)
         if step % log_interval == 0:
-            elapsed = time.perf_counter() - tic
-            planned = num_steps or eta_steps
-            eta = ""
-            if planned:
-                left = max(planned - step, 0) + (epochs - epoch) * planned
-                eta = f"  eta {_hms(left * elapsed / step)}"
-            lr = optimizer.get_lr()
-            logger.info(f"epoch {epoch}/{epochs} step {step}{'/' + str(num_steps) if num_steps else ''}  "
-                        f"loss {value:.5f}  lr {lr:.3e}  "
-                        f"{videos * world / max(elapsed, 1e-9):.1f} videos/s{eta}")
-            if on_log is not None:
-                on_log(global_step + step, {"loss": value, "lr": float(lr)})
+            log_step(step, value)
+            logged = step
     if nonfinite is not None:
-        _check_finite(nonfinite, float(loss.item()), epoch, step, global_step, sync_every, checkpoint_hint)
+        value = float(loss.item())
+        _check_finite(nonfinite, value, epoch, step, global_step, sync_every, checkpoint_hint)
+    if step and not logged:
+        log_step(step, value)   # log_interval exceeds this epoch's steps: still one line per epoch
     if num_steps is not None and next(batches, None) is not None:
         raise RuntimeError(f"the training loader gave more than the {num_steps} batches planned for epoch "
                            f"{epoch}; did the data files change during training?")

@@ -4,9 +4,10 @@ Computed from the state of the streaming :class:`paddlevideo.metrics.youtube8m.Y
 video's top-k (class, score, hit) triplets and the per-class positive counts), so it costs no second
 pass over the data:
 
-* ``<prefix>_per_class_ap.csv``: one row per class: ``class``, ``ap`` (AP@k of the class, as in mAP;
-  empty for a class with no positive label, which mAP leaves out), ``positives`` (videos labelled with
-  the class) and ``top_k_entries`` (videos that had the class in their top-k);
+* ``<prefix>_per_class_ap.csv``: one row per class: ``class``, ``name`` (from ``--label_file``; empty
+  without one, or for an index the file does not list), ``ap`` (AP@k of the class, as in mAP; empty for a
+  class with no positive label, which mAP leaves out), ``positives`` (videos labelled with the class) and
+  ``top_k_entries`` (videos that had the class in their top-k);
 * ``<prefix>_report.png``: left, the distribution (histogram) of per-class AP over the classes that have
   positives, with the mAP marked; right, the precision-recall curve of the pooled top-k predictions,
   the list GAP is computed on. Its area ``sum_t (R_t - R_{t-1}) P_t`` is the GAP.
@@ -90,7 +91,8 @@ def _per_class(state: Mapping[str, Any]) -> Tuple[np.ndarray, np.ndarray, np.nda
     return ap, positives, entries
 
 
-def write_eval_report(metric: Any, output_dir: str, prefix: str = "test") -> Dict[str, Any]:
+def write_eval_report(metric: Any, output_dir: str, prefix: str = "test",
+                      label_names: Optional[Mapping[int, str]] = None) -> Dict[str, Any]:
     """Write the per-class AP CSV and the report PNG (module docstring) for a filled metric.
 
     Args:
@@ -98,6 +100,8 @@ def write_eval_report(metric: Any, output_dir: str, prefix: str = "test") -> Dic
             (``num_classes``, ``top_k``, ``positives`` int [C], ``classes`` / ``scores`` / ``hits`` [N, k]).
         output_dir: directory of the files (created when missing).
         prefix: file name prefix (``test`` -> ``test_per_class_ap.csv``, ``test_report.png``).
+        label_names: ``{class index: name}`` for the CSV's ``name`` column (e.g. YouTube-8M's
+            ``vocabulary.csv`` read by :func:`paddlevideo.inference.results.load_label_names`).
 
     Returns:
         ``{"csv": path, "png": path, "gap": GAP of the plotted curve, "map": mean of the CSV's APs}``
@@ -115,9 +119,10 @@ def write_eval_report(metric: Any, output_dir: str, prefix: str = "test") -> Dic
     csv_path = os.path.join(output_dir, f"{prefix}_per_class_ap.csv")
     with open(csv_path, "w", encoding="utf-8", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["class", "ap", "positives", "top_k_entries"])
+        w.writerow(["class", "name", "ap", "positives", "top_k_entries"])
         for k in range(ap.size):
-            w.writerow([k, "" if np.isnan(ap[k]) else f"{ap[k]:.6f}", int(positives[k]), int(entries[k])])
+            w.writerow([k, (label_names or {}).get(k, ""), "" if np.isnan(ap[k]) else f"{ap[k]:.6f}",
+                        int(positives[k]), int(entries[k])])
 
     total = int(positives.sum())
     precision, recall, _ = precision_recall_curve(state["scores"], state["hits"], total)

@@ -208,11 +208,14 @@ def train_model(cfg: Mapping[str, Any], validate: bool = False, weights: Optiona
     return summary
 
 
-def test_model(cfg: Mapping[str, Any], weights: str) -> Dict[str, float]:
+def test_model(cfg: Mapping[str, Any], weights: str,
+               label_names: Optional[Mapping[int, str]] = None) -> Dict[str, float]:
     """Evaluate ``weights`` on ``DATASET.test`` (or ``DATASET.valid`` when there is no test split) and
     write ``<output_dir>/test_metrics.json`` (rank 0), with ``test_report.png`` and
-    ``test_per_class_ap.csv`` beside it (:mod:`.report`). Under ``distributed.launch`` every rank evaluates
-    its share and the metrics are gathered, giving the one-process numbers.
+    ``test_per_class_ap.csv`` beside it (:mod:`.report`; ``label_names`` ``{class index: name}``, as
+    :func:`paddlevideo.inference.results.load_label_names` reads them, add a ``name`` column). Under
+    ``distributed.launch`` every rank evaluates its share and the metrics are gathered, giving the
+    one-process numbers.
 
     Raises:
         CheckpointError: unreadable weights or weights of another model / size.
@@ -233,6 +236,6 @@ def test_model(cfg: Mapping[str, Any], weights: str) -> Dict[str, float]:
     if rank == 0:
         write_json({"weights": weights, **metrics}, os.path.join(output_dir_of(cfg), "test_metrics.json"))
         if hasattr(metric, "state"):
-            report = write_eval_report(metric, output_dir_of(cfg), "test")
+            report = write_eval_report(metric, output_dir_of(cfg), "test", label_names=label_names)
             logger.info(f"[test] report: {report['png']} (per-class AP, precision-recall), {report['csv']}")
     return metrics

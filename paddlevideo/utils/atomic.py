@@ -31,7 +31,8 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], T]) -> T:
         What ``write`` returns.
 
     Raises:
-        OSError: the directory or file cannot be written; whatever ``write`` raises.
+        OSError: the directory or file cannot be written (an ``OSError`` of ``write`` that names no file is
+            raised again naming ``path``); whatever else ``write`` raises.
     """
     path = os.fspath(path)
     directory, base = os.path.split(os.path.abspath(path))
@@ -43,11 +44,14 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], T]) -> T:
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(e, OSError) and e.filename is None and e.errno is not None:
+            # writers such as paddle.save raise without a file name: name the destination
+            raise OSError(e.errno, e.strerror or os.strerror(e.errno), path) from e
         raise
     try:
         dir_fd = os.open(directory, os.O_RDONLY)

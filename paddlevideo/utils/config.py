@@ -4,17 +4,35 @@ A config is a nested mapping read with ``yaml.safe_load``. A file may name a ``_
 relative to itself, or a list of them); its keys are merged on top of the base, mapping into mapping.
 Override values are parsed with ``yaml.safe_load`` too (``-o epochs=3``, ``-o MODEL.head.num_classes=100``,
 ``-o DATASET.train.file_pattern=/data/train*.tfrecord``), never with ``eval``.
+
+YAML is read with :class:`BoundedSafeLoader`: a document whose aliases would expand to more than
+:data:`MAX_YAML_NODES` nodes (the "billion laughs" bomb), that nests deeper than :data:`MAX_YAML_DEPTH`, or
+whose alias refers to a node containing itself, fails at once with one line, before anything walks it.
+
+The top-level scalars and the ``DATASET`` sizes have a typed schema (:func:`check_values`, pydantic): a
+value of the wrong type or range fails with the key, the value and what was expected. Numbers written as
+strings are taken as the number they spell (``-o epochs='3'``; ``1e-3``, which YAML 1.1 reads as a
+string, is 0.001 where a float is expected). Component options (backbone, head, loss, dataset, pipeline
+steps, optimizer, schedule, metric) are checked against the type hints of their constructors
+(:func:`paddlevideo.utils.registry.check_options`).
 """
 from __future__ import annotations
 
 import copy
 import difflib
+import functools
 import os
-from typing import Any, Dict, Iterable, List, Mapping, Optional
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Set
 
 import yaml
 
-__all__ = ["AttrDict", "load_config", "apply_overrides", "validate_config", "TOP_LEVEL_KEYS", "ConfigError"]
+__all__ = ["AttrDict", "load_config", "apply_overrides", "validate_config", "check_values", "TOP_LEVEL_KEYS",
+           "ConfigError", "BoundedSafeLoader", "YAMLRefused", "safe_load", "describe_invalid", "overridden_keys"]
+
+#: Most nodes a YAML document may expand to, counting every alias as a full copy of what it refers to.
+MAX_YAML_NODES = 100_000
+#: Deepest nesting of mappings and lists a YAML document may have.
+MAX_YAML_DEPTH = 64
 
 #: Top-level keys a config may have; anything else is a typo and fails at start-up.
 TOP_LEVEL_KEYS = {
@@ -45,6 +63,130 @@ SECTION_KEYS = {
 
 class ConfigError(ValueError):
     """A config file or override is invalid; the message names the file or key and what is valid."""
+
+
+class YAMLRefused(yaml.YAMLError):
+    """A well-formed YAML document refused for its size, depth or a recursive alias."""
+
+
+class BoundedSafeLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses documents that are cheap to write and costly to use.
+
+    Before constructing Python objects it walks the node graph once (iteratively, each node once) and
+    computes how many nodes the document holds with every alias expanded and how deep it nests.
+
+    Raises:
+        YAMLRefused: (a ``yaml.YAMLError``, from ``get_single_data``) the expansion exceeds :data:`MAX_YAML_NODES`, the
+            nesting exceeds :data:`MAX_YAML_DEPTH`, or an alias refers to a node that contains it.
+    """
+
+    def get_single_data(self) -> Any:
+        try:
+            node = self.get_single_node()
+        except RecursionError:
+            raise YAMLRefused(f"nested deeper than {MAX_YAML_DEPTH} levels") from None
+        if node is None:
+            return None
+        check_node_graph(node)
+        return self.construct_document(node)
+
+
+def check_node_graph(root: yaml.Node, max_nodes: int = MAX_YAML_NODES, max_depth: int = MAX_YAML_DEPTH) -> int:
+    """Expanded size of a composed YAML node graph, where an alias counts as a full copy of its target.
+
+    Args:
+        root: the document node from ``yaml.compose``.
+
+    Returns:
+        The number of nodes with every alias expanded (at most ``max_nodes``).
+
+    Raises:
+        YAMLRefused: more than ``max_nodes`` nodes, deeper than ``max_depth``, or a node that contains
+            itself (a recursive alias); the message names the line of the offending node.
+    """
+    size: Dict[int, int] = {}
+    depth: Dict[int, int] = {}
+    on_path: Set[int] = set()
+    stack: List[tuple] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        children: List[yaml.Node] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        if done:
+            on_path.discard(key)
+            size[key] = 1 + sum(size[id(c)] for c in children)
+            depth[key] = 1 + max((depth[id(c)] for c in children), default=0)
+            where = f" (line {node.start_mark.line + 1})" if node.start_mark else ""
+            if size[key] > max_nodes:
+                raise YAMLRefused(f"its aliases expand to more than {max_nodes} nodes{where}; "
+                                     "a config this large is refused (a YAML alias bomb?)")
+            if depth[key] > max_depth:
+                raise YAMLRefused(f"nested deeper than {max_depth} levels{where}")
+            continue
+        if key in size:
+            continue
+        if key in on_path:
+            where = f" at line {node.start_mark.line + 1}" if node.start_mark else ""
+            raise YAMLRefused(f"an alias{where} refers to a node that contains it (a recursive structure)")
+        on_path.add(key)
+        stack.append((node, True))
+        for c in children:
+            if id(c) in on_path:
+                line = c.start_mark.line + 1 if c.start_mark else "?"
+                raise YAMLRefused(f"an alias refers to the node of line {line} from inside it "
+                                     "(a recursive structure)")
+            if id(c) not in size:
+                stack.append((c, False))
+    return size[id(root)]
+
+
+def safe_load(stream: Any) -> Any:
+    """``yaml.safe_load`` with :class:`BoundedSafeLoader` (same result for every ordinary document).
+
+    Raises:
+        yaml.YAMLError: invalid YAML, or a document refused by :class:`BoundedSafeLoader`.
+    """
+    loader = BoundedSafeLoader(stream)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
+
+def describe_invalid(key: str, value: Any, error: Any) -> str:
+    """One line for a pydantic ``ValidationError`` of one config value: ``KEY=VALUE: should be ...``.
+
+    Args:
+        key: the full dotted key (``MODEL.backbone.embedding_size``).
+        value: the value as the config holds it (shown with ``repr``, so ``'3'`` differs from ``3``).
+        error: the ``pydantic.ValidationError`` (or its ``errors()`` list); the messages of all its errors
+            (one per member of a union) are joined with "or", each prefixed by the list item it is about.
+    """
+    text = repr(value)
+    if len(text) > 80:
+        text = text[:77] + "..."
+    parts: List[str] = []
+    errors = error if isinstance(error, list) else error.errors(include_url=False)
+    # union members no config value can match (types a signature names for type checkers only) say nothing
+    useful = [e for e in errors if "_NotFromConfig" not in str((e.get("ctx") or {}).get("class", ""))]
+    for err in useful or errors:
+        msg = str(err.get("msg", "invalid"))
+        if msg.startswith("Input should be "):
+            msg = "should be " + msg[len("Input should be "):]
+        elif msg.startswith("Input "):
+            msg = "input " + msg[len("Input "):]
+        elif msg.startswith("String should "):
+            msg = msg[len("String "):]
+        loc = [str(p) for p in err.get("loc", ()) if isinstance(p, int)]
+        item = f"item {'.'.join(loc)} " if loc else ""
+        part = item + msg
+        if part not in parts:
+            parts.append(part)
+    return f"{key}={text}: " + " or ".join(parts)
 
 
 class AttrDict(dict):
@@ -105,9 +247,13 @@ def _read_yaml(path: str, seen: Iterable[str] = ()) -> Dict[str, Any]:
         raise ConfigError(f"config file not found: {path}")
     try:
         with open(path, "r", encoding="utf-8") as f:
-            data = yaml.safe_load(f) or {}
+            data = safe_load(f) or {}
+    except YAMLRefused as e:
+        raise ConfigError(f"{path}: refused: {e}") from None
     except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: not valid YAML: {e}") from None
+        raise ConfigError(f"{path}: not valid YAML: {' '.join(str(e).split())}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: cannot be read: {e}") from None
     if not isinstance(data, Mapping):
         raise ConfigError(f"{path}: a config must be a mapping at the top level, got {type(data).__name__}")
     bases = data.pop("_base_", None)
@@ -132,9 +278,11 @@ def apply_overrides(cfg: Dict[str, Any], overrides: Optional[List[str]]) -> Dict
             raise ConfigError(f"override {item!r} must look like KEY.SUB=VALUE")
         key, raw = item.split("=", 1)
         try:
-            value = yaml.safe_load(raw) if raw != "" else ""
+            value = safe_load(raw) if raw != "" else ""
+        except YAMLRefused as e:
+            raise ConfigError(f"override {item!r}: refused: {e}") from None
         except yaml.YAMLError as e:
-            raise ConfigError(f"override {item!r}: value is not valid YAML: {e}") from None
+            raise ConfigError(f"override {item!r}: value is not valid YAML: {' '.join(str(e).split())}") from None
         parts = key.strip().split(".")
         node: Any = cfg
         for i, p in enumerate(parts[:-1]):
@@ -200,6 +348,110 @@ def validate_config(cfg: Mapping[str, Any], source: str = "config") -> None:
                 raise ConfigError(f"{source}: unknown key {section}.{k}.{hint} Valid keys: {', '.join(valid)}")
 
 
+def overridden_keys(overrides: Optional[List[str]]) -> Set[str]:
+    """The dotted keys that ``-o KEY=VALUE`` overrides set (``{"epochs", "MODEL.head.num_classes"}``)."""
+    return {item.split("=", 1)[0].strip() for item in overrides or [] if "=" in item}
+
+
+def source_of(key: str, source: str, overridden: Iterable[str] = ()) -> str:
+    """The start of an error line about ``key``: ``"-o "`` when ``key`` or a key above it was set by
+    ``-o``, else ``"<source>: "`` (the config file)."""
+    for o in overridden:
+        if key == o or key.startswith(o + "."):
+            return "-o "
+    return f"{source}: "
+
+
+@functools.lru_cache(maxsize=None)
+def _schema() -> Any:
+    """The pydantic model of the top-level scalars and the ``DATASET`` sizes (built on first use)."""
+    from typing import Annotated
+
+    from pydantic import BaseModel, ConfigDict, Field
+
+    from .types import NonNegativeInt, PositiveInt
+
+    class _Section(BaseModel):
+        model_config = ConfigDict(extra="allow")
+
+    class Dataset(_Section):
+        batch_size: PositiveInt = 16
+        valid_batch_size: Optional[PositiveInt] = None
+        num_workers: NonNegativeInt = 0
+        train: Optional[Dict[str, Any]] = None
+        valid: Optional[Dict[str, Any]] = None
+        test: Optional[Dict[str, Any]] = None
+
+    class Pipeline(_Section):
+        train: Optional[List[Dict[str, Any]]] = None
+        valid: Optional[List[Dict[str, Any]]] = None
+        test: Optional[List[Dict[str, Any]]] = None
+
+    class Config(_Section):
+        model_config = ConfigDict(extra="allow", coerce_numbers_to_str=True)
+        model_name: Annotated[str, Field(min_length=1, pattern=r"^[^/\\]+$")]
+        MODEL: Dict[str, Any]
+        DATASET: Optional[Dataset] = None
+        PIPELINE: Optional[Pipeline] = None
+        OPTIMIZER: Optional[Dict[str, Any]] = None
+        METRIC: Optional[Dict[str, Any]] = None
+        INFERENCE: Optional[Dict[str, Any]] = None
+        epochs: PositiveInt = 1
+        log_interval: PositiveInt = 10
+        save_interval: PositiveInt = 1
+        output_dir: Optional[Annotated[str, Field(min_length=1)]] = None
+        seed: Annotated[int, Field(ge=0, lt=2 ** 32)] = 1234
+        resume_epoch: Optional[PositiveInt] = None
+        use_visualdl: bool = False
+
+    return Config
+
+
+def check_values(cfg: Dict[str, Any], source: str = "config", overridden: Iterable[str] = ()) -> None:
+    """Check the types and ranges of the top-level values and the ``DATASET`` sizes, in place.
+
+    ``epochs``, ``log_interval``, ``save_interval``, ``DATASET.batch_size`` / ``valid_batch_size`` are
+    integers >= 1, ``DATASET.num_workers`` >= 0, ``seed`` in [0, 2**32), ``resume_epoch`` >= 1 or null,
+    ``output_dir`` / ``model_name`` non-empty strings (a number is taken as its text), ``use_visualdl`` a
+    boolean, and the sections mappings (``PIPELINE.<mode>`` a list of mappings). A value given as a
+    numeric string (``'3'``) is replaced by its number.
+
+    Raises:
+        ConfigError: naming where the value came from (the file or ``-o``), the key, the value and
+            what was expected; the first invalid value only.
+    """
+    from pydantic import ValidationError
+
+    try:
+        checked = _schema().model_validate(cfg)
+    except ValidationError as e:
+        err = e.errors(include_url=False)[0]
+        path: List[str] = []
+        node: Any = cfg
+        for p in err["loc"]:
+            if isinstance(node, Mapping) and p in node:
+                path.append(str(p))
+                node = node[p]
+            elif isinstance(node, list) and isinstance(p, int) and 0 <= p < len(node):
+                path.append(str(p))
+                node = node[p]
+            else:
+                break
+        key = ".".join(path) or str(err["loc"][0])
+        if err.get("type") == "missing":
+            raise ConfigError(f"{source}: missing required key {key!r}") from None
+        same = [x for x in e.errors(include_url=False) if x["loc"][:len(path)] == err["loc"][:len(path)]]
+        raise ConfigError(f"{source_of(key, source, overridden)}{describe_invalid(key, node, same)}") from None
+    for k in ("epochs", "log_interval", "save_interval", "output_dir", "seed", "resume_epoch", "use_visualdl",
+              "model_name"):
+        if k in cfg:
+            cfg[k] = getattr(checked, k)
+    if isinstance(cfg.get("DATASET"), dict) and checked.DATASET is not None:
+        for k in ("batch_size", "valid_batch_size", "num_workers"):
+            if k in cfg["DATASET"]:
+                cfg["DATASET"][k] = getattr(checked.DATASET, k)
+
+
 def load_config(path: str, overrides: Optional[List[str]] = None) -> AttrDict:
     """Read a YAML config (with ``_base_`` inheritance), apply overrides and validate the top level.
 
@@ -211,9 +463,11 @@ def load_config(path: str, overrides: Optional[List[str]] = None) -> AttrDict:
         The config as a nested :class:`AttrDict`.
 
     Raises:
-        ConfigError: missing file, invalid YAML, a bad override or an unknown top-level key.
+        ConfigError: missing file, invalid or oversized YAML, a bad override, an unknown top-level key,
+            or a top-level / ``DATASET`` value of the wrong type or range (:func:`check_values`).
     """
     cfg = _read_yaml(path)
     apply_overrides(cfg, overrides)
     validate_config(cfg, source=path)
+    check_values(cfg, source=path, overridden=overridden_keys(overrides))
     return to_attrdict(cfg)

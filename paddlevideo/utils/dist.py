@@ -8,6 +8,7 @@ import paddle
 import paddle.distributed as dist
 
 from ..loader.datasets.sharding import dist_rank_and_world
+from .quiet import banner_filter
 
 
 def init_distributed() -> Tuple[int, int]:
@@ -22,7 +23,8 @@ def init_distributed() -> Tuple[int, int]:
     rank, world = dist_rank_and_world()
     if world > 1:
         if not dist.is_initialized():
-            dist.init_parallel_env()
+            with banner_filter():       # Paddle's "Modified FLAGS detected" lines (paddlevideo.utils.quiet)
+                dist.init_parallel_env()
         rank, world = dist.get_rank(), dist.get_world_size()
     return rank, world
 

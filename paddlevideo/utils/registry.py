@@ -2,12 +2,23 @@
 
 Configs name components (``name: AttentionLSTM``); :func:`build` looks the name up in a
 registry and calls the class with the remaining keys as keyword arguments.
+
+Options are checked against the constructor's signature before the call (:func:`check_options`):
+an unknown key fails with the closest valid one, and a value that does not fit the parameter's type
+hint fails with the key, the value and what was expected. Type hints are validated with pydantic
+(lax mode: ``"1e-3"`` for a ``float`` becomes ``0.001``, ``3.0`` for an ``int`` becomes ``3``); value
+constraints come from ``typing.Annotated`` metadata such as :data:`paddlevideo.utils.types.PositiveInt`.
 """
 from __future__ import annotations
 
 import difflib
+import functools
 import inspect
-from typing import Any, Callable, Dict, Mapping, Optional
+import sys
+import typing
+from typing import Any, Callable, Dict, Iterable, Mapping, Optional
+
+from .config import ConfigError, describe_invalid
 
 
 class Registry:
@@ -78,8 +89,9 @@ def build(cfg: Optional[Mapping[str, Any]], registry: Registry, key: str = "name
         extra: keyword arguments added by the caller (they win over the config).
 
     Raises:
-        ValueError: if ``cfg`` is not a mapping or lacks ``key``; or if a config key is not an argument
-            of the class (the message lists the valid arguments).
+        ValueError: if ``cfg`` is not a mapping or lacks ``key``.
+        ConfigError: (a ValueError) a config key is not an argument of the class (the message lists the
+            valid arguments), a required one is missing, or a value does not fit its type hint.
         KeyError: if the name is not registered (the message lists the valid names).
     """
     if cfg is None or not isinstance(cfg, Mapping):
@@ -87,9 +99,9 @@ def build(cfg: Optional[Mapping[str, Any]], registry: Registry, key: str = "name
     if key not in cfg:
         raise ValueError(f"{registry.name} config {dict(cfg)!r} has no {key!r} key")
     kwargs = {k: v for k, v in cfg.items() if k != key}
-    kwargs.update(extra)
     obj = registry.get(cfg[key])
-    check_arguments(obj, kwargs, f"{registry.name} {cfg[key]!r}")
+    kwargs = check_options(obj, kwargs, f"{registry.name} {cfg[key]!r}", supplied=extra)
+    kwargs.update(extra)
     return obj(**kwargs)
 
 
@@ -97,18 +109,142 @@ def check_arguments(obj: Callable[..., Any], kwargs: Mapping[str, Any], what: st
     """Fail early, with the list of valid keys, when ``kwargs`` holds a key ``obj`` does not accept.
 
     Raises:
-        ValueError: on the first unknown key.
+        ConfigError: (a ValueError) on the first unknown key.
     """
+    check_options(obj, kwargs, what)
+
+
+class _NotFromConfig:
+    """Stands for a type a hint names but the module imports only for type checkers (``Tensor``,
+    ``LRScheduler`` in Paddle's signatures): no value read from YAML is an instance of it, so such a union
+    member accepts nothing from a config (objects such a parameter needs are passed by the builders)."""
+
+    def __class_getitem__(cls, item: Any) -> type:
+        return cls
+
+
+class _UnresolvedNames(dict):
+    """Local names for evaluating string annotations: any name the module's globals and the builtins lack
+    evaluates to :class:`_NotFromConfig`."""
+
+    def __init__(self, module_globals: Mapping[str, Any]) -> None:
+        super().__init__()
+        self._known = module_globals
+
+    def __missing__(self, name: str) -> Any:
+        import builtins
+        import collections.abc
+
+        if name in self._known or hasattr(builtins, name):
+            raise KeyError(name)
+        for source in (typing, collections.abc):     # Sequence, Mapping ... imported for type checkers only
+            if hasattr(source, name):
+                return getattr(source, name)
+        return _NotFromConfig
+
+
+def _adapter(hint: Any) -> Any:
+    """A pydantic ``TypeAdapter`` for ``hint`` (classes such as ``paddle.Tensor`` in it are checked with
+    ``isinstance``), or None when pydantic cannot build one."""
+    from pydantic import ConfigDict, TypeAdapter
+
+    if hint is Any or hint is inspect.Parameter.empty:
+        return None
+    try:
+        return TypeAdapter(hint, config=ConfigDict(arbitrary_types_allowed=True))
+    except Exception:  # a hint pydantic has no schema for: leave that option to the constructor
+        try:
+            return TypeAdapter(hint)
+        except Exception:
+            return None
+
+
+@functools.lru_cache(maxsize=None)
+def _signature_info(obj: Callable[..., Any]) -> Optional[tuple]:
+    """``(valid names, required names, {name: TypeAdapter or None}, takes **kwargs)`` or None without a signature."""
     try:
         sig = inspect.signature(obj)
     except (TypeError, ValueError):  # builtins without a signature: let the call decide
-        return
+        return None
     params = sig.parameters
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        return
+    var_kw = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
     valid = [n for n, p in params.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and n != "self"]
-    for k in kwargs:
-        if k not in valid:
-            close = difflib.get_close_matches(k, valid, n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise ValueError(f"{what} has no option {k!r}.{hint} Valid options: {', '.join(valid)}")
+    required = [n for n in valid if params[n].default is inspect.Parameter.empty]
+    target = obj.__init__ if inspect.isclass(obj) else obj
+    module = sys.modules.get(getattr(target, "__module__", None) or "")
+    namespace = dict(vars(module)) if module is not None else {}
+    localns = _UnresolvedNames(namespace)
+    try:
+        hints = typing.get_type_hints(target, include_extras=True, localns=localns)
+    except Exception:  # some hint does not evaluate: take the others one by one
+        hints = {}
+        for n in valid:
+            ann = params[n].annotation
+            try:
+                hints[n] = eval(ann, namespace, localns) if isinstance(ann, str) else ann  # noqa: S307
+            except Exception:
+                continue
+    adapters = {n: _adapter(hints[n]) for n in valid if n in hints}
+    return tuple(valid), tuple(required), adapters, var_kw
+
+
+def check_options(obj: Callable[..., Any], kwargs: Mapping[str, Any], what: str, where: Optional[str] = None,
+                  supplied: Iterable[str] = ()) -> Dict[str, Any]:
+    """Check config options against ``obj``'s signature and type hints; return them converted.
+
+    Args:
+        obj: the class or factory the options are for.
+        kwargs: the options from the config (without the ``name`` key).
+        what: how to name the component in messages (``"backbone 'AttentionLSTM'"``).
+        where: the config path of the options (``"MODEL.backbone"``); messages then name the full key
+            (``MODEL.backbone.embedding_size=-4: should be greater than or equal to 1``).
+        supplied: arguments the caller passes itself (they are neither required from nor checked in
+            ``kwargs``).
+
+    Returns:
+        A new dict of the options, each value as pydantic validated it (``"1e-3"`` -> ``0.001`` for a
+        ``float``); options whose parameter has no usable hint are passed through unchanged.
+
+    Raises:
+        ConfigError: (a ValueError) an unknown option (with the closest valid one and all valid ones), a
+            missing required option, or a value that does not fit the hint (key, value, what was expected);
+            its ``key`` attribute is the dotted key the message is about.
+    """
+    from pydantic import ValidationError
+
+    info = _signature_info(obj)
+    if info is None:
+        return dict(kwargs)
+    valid, required, adapters, var_kw = info
+    prefix = f"{where}: " if where else ""
+    if not var_kw:
+        for k in kwargs:
+            if k not in valid:
+                close = difflib.get_close_matches(str(k), list(valid), n=1)
+                hint = f" Did you mean {close[0]!r}?" if close else ""
+                raise _error(f"{prefix}{what} has no option {k!r}.{hint} Valid options: {', '.join(valid)}",
+                             f"{where}.{k}" if where else k)
+    supplied = set(supplied)
+    for k in required:
+        if k not in kwargs and k not in supplied:
+            raise _error(f"{prefix}{what} needs the option {k!r} (required options: "
+                         f"{', '.join(r for r in required if r not in supplied)})", where or k)
+    out: Dict[str, Any] = {}
+    for k, v in kwargs.items():
+        adapter = adapters.get(k)
+        if adapter is None or k in supplied:
+            out[k] = v
+            continue
+        try:
+            out[k] = adapter.validate_python(v)
+        except ValidationError as e:
+            key = f"{where}.{k}" if where else f"{what}: {k}"
+            raise _error(describe_invalid(key, v, e), key) from None
+    return out
+
+
+def _error(message: str, key: str) -> ConfigError:
+    """A :class:`ConfigError` that remembers the config key it is about (``error.key``)."""
+    err = ConfigError(message)
+    err.key = key
+    return err

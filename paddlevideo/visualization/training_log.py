@@ -6,9 +6,13 @@ The log lines parsed (written by :mod:`paddlevideo.tasks.loop` and :mod:`paddlev
     [2026-01-01 10:00:05] INFO epoch 2 done: 32 steps, 1000 videos in 6.1s (163.9 videos/s)
     [2026-01-01 10:00:07] INFO [valid] epoch 2: Hit@1 0.9100  PERR 0.8500  GAP 0.9000  mAP 0.8000  (250 videos, loss 0.0400)
 
-Other lines are ignored. ``train.log`` is appended to by every run in the same ``output_dir`` (for
-example a run resumed with ``--resume``); a later line for the same epoch and step replaces an earlier
-one, so the curves show the run as it finally went.
+Other lines are ignored. Every ``main.py`` process starts its log with a ``config ... device ...`` line.
+A process that resumed (``resumed from ...`` before its first step) continues the run before it: a later
+line for the same epoch and step replaces an earlier one, so the curves show the run as it finally went.
+A process that did not resume started a **new run**; the log then holds several runs (written by
+versions of ``main.py`` that let a new run append to an old run's log, or by a ``--resume`` that found no
+checkpoint and started from epoch 1), which are never merged: :func:`parse_training_log` returns one of
+them (the last by default) and says how many there are.
 """
 from __future__ import annotations
 
@@ -20,6 +24,8 @@ __all__ = ["TrainingLog", "parse_training_log", "plot_training_log"]
 
 _STEP = re.compile(r"\bepoch (\d+)/(\d+) step (\d+)(?:/(\d+))?\s+loss (\S+)\s+lr (\S+)")
 _DONE = re.compile(r"\bepoch (\d+) done: (\d+) steps")
+_START = re.compile(r"\] INFO config .*  device \S+  processes \d+")
+_RESUMED = re.compile(r"\] INFO resumed from ")
 _VALID = re.compile(r"\[valid\] epoch (\d+): Hit@1 (\S+)\s+PERR (\S+)\s+GAP (\S+)\s+mAP (\S+)\s+"
                     r"\((\d+) videos, loss (\S+)\)")
 
@@ -33,12 +39,15 @@ class TrainingLog:
         steps_per_epoch: ``{epoch: steps}`` from the ``epoch N done`` lines.
         valid: ``{epoch: {"hit_at_one", "perr", "gap", "map", "num_videos", "loss"}}``.
         epochs: the planned number of epochs (from the last step line), or None.
+        run: which run of the log this is (1-based) and ``runs`` how many the log holds.
     """
 
     steps: Dict[Tuple[int, int], Tuple[float, float]] = field(default_factory=dict)
     steps_per_epoch: Dict[int, int] = field(default_factory=dict)
     valid: Dict[int, Dict[str, float]] = field(default_factory=dict)
     epochs: Optional[int] = None
+    run: int = 1
+    runs: int = 1
 
     def epoch_loss(self) -> Dict[int, float]:
         """Mean of the logged training losses of each epoch: ``{epoch: loss}``."""
@@ -48,32 +57,50 @@ class TrainingLog:
         return {e: sum(v) / len(v) for e, v in sorted(sums.items())}
 
 
-def parse_training_log(path: str) -> TrainingLog:
+def parse_training_log(path: str, run: int = -1) -> TrainingLog:
     """Parse a ``train.log`` written by ``main.py`` (format in the module docstring).
+
+    Args:
+        path: the log.
+        run: which run to return when the log holds several (1-based; negative counts from the end, so
+            the default -1 is the last).
 
     Raises:
         FileNotFoundError: no file at ``path``.
         ValueError: the file has neither training-step nor validation lines (naming the file and the
-            line format expected).
+            line format expected), or has no run ``run`` (naming how many it has).
     """
-    log = TrainingLog()
+    runs: List[TrainingLog] = [TrainingLog()]
+    new_process = False
     with open(path, "r", encoding="utf-8", errors="replace") as f:
         for line in f:
-            m = _STEP.search(line)
-            if m:
+            if _START.search(line):
+                new_process = True
+                continue
+            if _RESUMED.search(line):
+                new_process = False
+                continue
+            m_step, m_done, m_valid = _STEP.search(line), _DONE.search(line), _VALID.search(line)
+            if not (m_step or m_done or m_valid):
+                continue
+            log = runs[-1]
+            if new_process:
+                new_process = False
+                if log.steps or log.valid or log.steps_per_epoch:
+                    log = TrainingLog()
+                    runs.append(log)
+            if m_step:
+                m = m_step
                 epoch, epochs, step = int(m.group(1)), int(m.group(2)), int(m.group(3))
                 try:
                     log.steps[(epoch, step)] = (float(m.group(5)), float(m.group(6)))
                 except ValueError:      # a damaged line: skip it rather than fail on a plot
                     continue
                 log.epochs = epochs
-                continue
-            m = _DONE.search(line)
-            if m:
-                log.steps_per_epoch[int(m.group(1))] = int(m.group(2))
-                continue
-            m = _VALID.search(line)
-            if m:
+            elif m_done:
+                log.steps_per_epoch[int(m_done.group(1))] = int(m_done.group(2))
+            else:
+                m = m_valid
                 keys = ("hit_at_one", "perr", "gap", "map")
                 try:
                     values = {k: float(m.group(i + 2)) for i, k in enumerate(keys)}
@@ -81,10 +108,15 @@ def parse_training_log(path: str) -> TrainingLog:
                 except ValueError:
                     continue
                 log.valid[int(m.group(1))] = values
-    if not log.steps and not log.valid:
+    if not runs[-1].steps and not runs[-1].valid:
         raise ValueError(f"{path}: no training lines found; expected lines such as 'epoch 1/5 step 10  loss "
                          "0.12345  lr 1.000e-03' and '[valid] epoch 1: Hit@1 ... GAP ...' written by main.py")
-    return log
+    if not -len(runs) <= run <= len(runs) or run == 0:
+        raise ValueError(f"{path}: holds {len(runs)} run(s); there is no run {run}")
+    index = run - 1 if run > 0 else len(runs) + run
+    chosen = runs[index]
+    chosen.run, chosen.runs = index + 1, len(runs)
+    return chosen
 
 
 def plot_training_log(log: TrainingLog, png_path: str, title: str = "") -> str:

@@ -99,4 +99,20 @@ def test_report_of_an_empty_metric_still_writes_files(tmp_path):
     assert out["gap"] == 0.0 and out["map"] == 0.0
     assert os.path.basename(out["png"]) == "valid_report.png" and png_size(out["png"])[0] > 0
     with open(out["csv"]) as f:
-        assert f.read().splitlines() == ["class,ap,positives,top_k_entries"] + [f"{i},,0,0" for i in range(4)]
+        assert f.read().splitlines() == ["class,name,ap,positives,top_k_entries"] + [f"{i},,,0,0" for i in range(4)]
+
+
+def test_report_names_the_classes_from_a_vocabulary_with_a_bom(tmp_path):
+    """--label_file: vocabulary.csv as YouTube-8M ships it (extra columns, a UTF-8 BOM, a quoted comma) fills
+    the name column; a class the file does not list gets an empty name."""
+    from paddlevideo.inference.results import load_label_names
+
+    vocab = tmp_path / "vocabulary.csv"
+    vocab.write_bytes("\ufeffIndex,TrainVideoCount,Name,WikiUrl\n0,10,Game,u0\n1,5,\"Car, racing\",u1\n"
+                      "3,1,Café,u3\n".encode("utf-8"))
+    names = load_label_names(str(vocab))
+    assert names == {0: "Game", 1: "Car, racing", 3: "Café"}
+    out = write_eval_report(YouTube8MMetric(4, top_k=2), str(tmp_path), "test", label_names=names)
+    with open(out["csv"], encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["class"], r["name"]) for r in rows] == [("0", "Game"), ("1", "Car, racing"), ("2", ""), ("3", "Café")]

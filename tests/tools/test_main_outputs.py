@@ -64,3 +64,32 @@ def test_use_visualdl_without_visualdl_installed_still_trains(tiny_data, tmp_pat
     assert r.returncode == 0, r.stdout + r.stderr
     assert "pip install visualdl" in r.stdout and "blocked by the test" in r.stdout
     assert (out / "AttentionLSTM_demo_epoch_00001.pdparams").is_file() and not (out / "vdl").exists()
+
+
+def test_test_with_label_file_names_the_classes(trained_lstm, tiny_data, tmp_path):
+    """``main.py --test --label_file vocabulary.csv`` (with a UTF-8 BOM, as spreadsheet programs save it):
+    the report's name column holds each class's name; the rest of the CSV is that of the run without it."""
+    from conftest import LSTM_DEMO, lstm_overrides, run
+
+    out, _ = trained_lstm
+    vocab = tmp_path / "vocabulary.csv"
+    names = {i: f"class {i}, named" if i % 2 else f"Klasse-{i}-ü" for i in range(9)}     # 9: class 9 not listed
+    vocab.write_bytes(("\ufeffIndex,TrainVideoCount,Name\n" + "".join(
+        f'{i},{i * 3},"{n}"\n' for i, n in names.items())).encode("utf-8"))
+    out2 = tmp_path / "named"
+    r = run("main.py", "-c", LSTM_DEMO, "--test", "-w", out / "AttentionLSTM_demo_best.pdparams", "--label_file",
+            vocab, *lstm_overrides(tiny_data, out2))
+    assert r.returncode == 0, r.stdout + r.stderr
+    with open(out / "test_per_class_ap.csv", newline="") as f:
+        plain = list(csv.DictReader(f))
+    with open(out2 / "test_per_class_ap.csv", encoding="utf-8", newline="") as f:
+        named = list(csv.DictReader(f))
+    assert [r["name"] for r in named] == [names[i] for i in range(9)] + [""]
+    assert [{k: v for k, v in r.items() if k != "name"} for r in named] == \
+        [{k: v for k, v in r.items() if k != "name"} for r in plain]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("Index,Label\n0,x\n")
+    r = run("main.py", "-c", LSTM_DEMO, "--test", "-w", out / "AttentionLSTM_demo_best.pdparams", "--label_file", bad,
+            *lstm_overrides(tiny_data, tmp_path / "bad_out"))
+    lines = r.stderr.splitlines()
+    assert r.returncode == 2 and len(lines) == 1 and lines[0].startswith(f"error: {bad}: label file needs the columns")

@@ -10,6 +10,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 import numpy as np
 
 from ...utils.registry import build
+from ...utils.types import NonNegativeInt, PositiveInt
 from ..registry import PIPELINES
 
 Record = Dict[str, Any]
@@ -29,7 +30,7 @@ class TruncateFrames:
         max_frames: the most frames kept (YouTube-8M: 300).
     """
 
-    def __init__(self, max_frames: int = 300) -> None:
+    def __init__(self, max_frames: PositiveInt = 300) -> None:
         if int(max_frames) < 1:
             raise ValueError(f"max_frames must be >= 1, got {max_frames}")
         self.max_frames = int(max_frames)
@@ -52,7 +53,7 @@ class MultiHotLabels:
     #: This step needs ground-truth labels: inference pipelines (export, predict) leave it out.
     uses_labels = True
 
-    def __init__(self, num_classes: int) -> None:
+    def __init__(self, num_classes: PositiveInt) -> None:
         self.num_classes = int(num_classes)
 
     def __call__(self, record: Record) -> Record:
@@ -93,7 +94,8 @@ class SampleFrames:
 
     _MODES = ("train", "valid", "test", "infer")
 
-    def __init__(self, seg_num: Optional[int] = 100, mode: str = "train", seed: Optional[int] = None) -> None:
+    def __init__(self, seg_num: Optional[PositiveInt] = 100, mode: str = "train",
+                 seed: Optional[NonNegativeInt] = None) -> None:
         if seg_num is not None and int(seg_num) < 1:
             raise ValueError(f"seg_num must be >= 1 or null, got {seg_num}")
         if mode not in self._MODES:

@@ -30,6 +30,7 @@ from ..layers.attention import length_mask, masked_softmax
 from ..layers.dequantize import dequantize, frame_input_spec
 from ..layers.masked_batch_norm import MaskedBatchNorm1D
 from ..registry import BACKBONES
+from ...utils.types import DropRate, PositiveInt
 
 _WEIGHTINGS = ("fc1", "fc2")
 _SHIFT_INITS = ("constant", "normal")
@@ -60,9 +61,10 @@ class ShiftingAttentionCluster(nn.Layer):
         ValueError: unknown ``weighting`` / ``shift_init`` or a non-positive size.
     """
 
-    def __init__(self, dim: int, num_units: int, weighting: str = "fc1", fc2_hidden_size: int = 256,
-                 shift: bool = True, shift_init: str = "constant", l2_normalize_input: bool = False,
-                 score_batch_norm: bool = False, score_drop_rate: float = 0.0) -> None:
+    def __init__(self, dim: PositiveInt, num_units: PositiveInt, weighting: str = "fc1",
+                 fc2_hidden_size: PositiveInt = 256, shift: bool = True, shift_init: str = "constant",
+                 l2_normalize_input: bool = False, score_batch_norm: bool = False,
+                 score_drop_rate: DropRate = 0.0) -> None:
         super().__init__()
         if weighting not in _WEIGHTINGS:
             raise ValueError(f"unknown weighting {weighting!r}; valid: {', '.join(_WEIGHTINGS)}")
@@ -141,10 +143,11 @@ class AttentionCluster(nn.Layer):
         ValueError: if the three lists differ in length, or for an invalid cluster option.
     """
 
-    def __init__(self, feature_names: Sequence[str] = ("rgb", "audio"), feature_dims: Sequence[int] = (1024, 128),
-                 cluster_nums: Sequence[int] = (32, 32), weighting: str = "fc1", fc2_hidden_size: int = 256,
+    def __init__(self, feature_names: Sequence[str] = ("rgb", "audio"),
+                 feature_dims: Sequence[PositiveInt] = (1024, 128), cluster_nums: Sequence[PositiveInt] = (32, 32),
+                 weighting: str = "fc1", fc2_hidden_size: PositiveInt = 256,
                  shift: bool = True, shift_init: str = "constant", l2_normalize_input: bool = False,
-                 score_batch_norm: bool = False, score_drop_rate: float = 0.0,
+                 score_batch_norm: bool = False, score_drop_rate: DropRate = 0.0,
                  dequantize_input: bool = True) -> None:
         super().__init__()
         if not len(feature_names) == len(feature_dims) == len(cluster_nums):

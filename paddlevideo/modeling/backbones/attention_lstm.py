@@ -17,6 +17,7 @@ from paddle.static import InputSpec
 from ..layers.attention import length_mask, masked_softmax
 from ..layers.dequantize import dequantize, frame_input_spec
 from ..registry import BACKBONES
+from ...utils.types import DropRate, PositiveInt
 
 
 @BACKBONES.register()
@@ -39,8 +40,9 @@ class AttentionLSTM(nn.Layer):
     get exactly zero attention weight.
     """
 
-    def __init__(self, feature_names: Sequence[str] = ("rgb", "audio"), feature_dims: Sequence[int] = (1024, 128),
-                 embedding_size: int = 512, lstm_size: int = 1024, drop_rate: float = 0.5,
+    def __init__(self, feature_names: Sequence[str] = ("rgb", "audio"),
+                 feature_dims: Sequence[PositiveInt] = (1024, 128),
+                 embedding_size: PositiveInt = 512, lstm_size: PositiveInt = 1024, drop_rate: DropRate = 0.5,
                  dequantize_input: bool = True) -> None:
         super().__init__()
         if len(feature_names) != len(feature_dims):

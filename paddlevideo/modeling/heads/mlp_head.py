@@ -9,6 +9,7 @@ import paddle.nn as nn
 import paddle.nn.functional as F
 
 from ..registry import HEADS
+from ...utils.types import DropRate, PositiveInt, Probability
 
 _ACTIVATIONS = {"relu": F.relu, "tanh": paddle.tanh, "sigmoid": F.sigmoid, "gelu": F.gelu, "none": lambda x: x}
 
@@ -41,9 +42,9 @@ class MLPHead(nn.Layer):
 
     output_type = "logits"
 
-    def __init__(self, in_channels: int, num_classes: int, hidden_sizes: Sequence[int] = (8192, 4096),
-                 activations: Sequence[str] = ("relu", "tanh"), drop_rate: float = 0.0,
-                 prior_prob: Optional[float] = None) -> None:
+    def __init__(self, in_channels: PositiveInt, num_classes: PositiveInt,
+                 hidden_sizes: Sequence[PositiveInt] = (8192, 4096), activations: Sequence[str] = ("relu", "tanh"),
+                 drop_rate: DropRate = 0.0, prior_prob: Optional[Probability] = None) -> None:
         super().__init__()
         if len(hidden_sizes) != len(activations):
             raise ValueError(f"hidden_sizes {list(hidden_sizes)} and activations {list(activations)} "

@@ -23,6 +23,7 @@ from paddle.regularizer import L2Decay
 
 from ..layers.context_gating import ContextGating
 from ..registry import HEADS
+from ...utils.types import DropRate, NonNegativeFloat, PositiveInt
 
 
 def _l2_attr(coeff: float) -> Optional[ParamAttr]:
@@ -58,11 +59,12 @@ class MoEHead(nn.Layer):
 
     output_type = "probs"
 
-    def __init__(self, in_channels: int, num_classes: int, hidden_size: int = 512, num_mixtures: int = 2,
-                 drop_rate: float = 0.0, input_gating: bool = True, gating_hidden_size: Optional[int] = None,
-                 gating_drop_rate: float = 0.0, output_gating: bool = True,
-                 output_gating_hidden_size: Optional[int] = None, output_gating_drop_rate: float = 0.0,
-                 gate_l2: float = 1e-6, expert_l2: float = 0.0) -> None:
+    def __init__(self, in_channels: PositiveInt, num_classes: PositiveInt, hidden_size: PositiveInt = 512,
+                 num_mixtures: PositiveInt = 2, drop_rate: DropRate = 0.0, input_gating: bool = True,
+                 gating_hidden_size: Optional[PositiveInt] = None, gating_drop_rate: DropRate = 0.0,
+                 output_gating: bool = True, output_gating_hidden_size: Optional[PositiveInt] = None,
+                 output_gating_drop_rate: DropRate = 0.0, gate_l2: NonNegativeFloat = 1e-6,
+                 expert_l2: NonNegativeFloat = 0.0) -> None:
         super().__init__()
         if int(num_mixtures) < 1 or int(hidden_size) < 1:
             raise ValueError(f"num_mixtures ({num_mixtures}) and hidden_size ({hidden_size}) must be >= 1")
