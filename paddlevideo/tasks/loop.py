@@ -84,8 +84,8 @@ def _check_finite(nonfinite: paddle.Tensor, value: float, epoch: int, step: int,
     when = f"step {step}" if every == 1 else f"one of the {every} steps up to step {step}"
     raise TrainingDiverged(f"loss is {value if not math.isfinite(value) else 'NaN or Inf'} at epoch {epoch} {when} "
                            f"(global step {global_step + step}); training stopped, the last good checkpoint "
-                           f"is kept ({checkpoint_hint}). Lower OPTIMIZER.learning_rate (or enable OPTIMIZER.grad_clip) "
-                           "and run again with --resume.")
+                           f"is kept ({checkpoint_hint}). Lower OPTIMIZER.learning_rate (or enable "
+                           "OPTIMIZER.grad_clip) and run again with --resume.")
 
 
 def train_one_epoch(net: paddle.nn.Layer, loader: Iterable[Any], dataset: Any, optimizer: Any,

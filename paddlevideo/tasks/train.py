@@ -187,10 +187,10 @@ def train_model(cfg: Mapping[str, Any], validate: bool = False, weights: Optiona
         counters["global_step"] = stats["global_step"]
         if scheduler is not None and not iter_step:
             scheduler.step()
-        check_finite(model, epoch, last_saved, batch=stats.get("last_batch"), amp=amp_cfg)
         logger.info(f"epoch {epoch} done: {stats['steps']} steps, {stats['videos'] * world} videos in "
                     f"{stats['seconds']:.1f}s ({stats['videos'] * world / max(stats['seconds'], 1e-9):.1f} videos/s)")
         _report_skipped(train_set, epoch, out_dir, rank, "train")
+        check_finite(model, epoch, last_saved, batch=stats.get("last_batch"), amp=amp_cfg)
         if validate:
             last_metrics = evaluate(model, valid_loader, metric, "valid", valid_set)
             _report_skipped(valid_set, epoch, out_dir, rank, "valid")
