@@ -138,7 +138,7 @@ def config_changes(old: Any, new: Any, key: str = "OPTIMIZER") -> List[str]:
         for k in list(old) + [k for k in new if k not in old]:
             out += config_changes(old.get(k, _UNSET), new.get(k, _UNSET), f"{key}.{k}")
         return out
-    if type(old) is type(new) and old == new:
+    if old == new and isinstance(old, bool) == isinstance(new, bool):  # 1 == 1.0, but True is not 1
         return []
     return [f"{key} changed {_show(old)} -> {_show(new)}"]
 
@@ -237,6 +237,12 @@ def _place_schedule(scheduler: Any, position: int) -> None:
     scheduler.step(position)
 
 
+#: ``OPTIMIZER`` keys that do not shape the optimizer's accumulators: when only these change on resume,
+#: the saved moments are kept. Any other change (``name``, ``centered``, ``amsgrad``, betas ...) starts
+#: the moments fresh, as Paddle requires every accumulator it creates to be in a loaded state.
+_STATELESS_OPTIONS = frozenset({"learning_rate", "weight_decay", "grad_clip"})
+
+
 def resume_training(cfg: Mapping[str, Any], epoch: int, model: paddle.nn.Layer,
                     optimizer: paddle.optimizer.Optimizer, scaler: Optional[Any] = None,
                     scheduler: Optional[Any] = None, iter_step: bool = False) -> Dict[str, Any]:
@@ -249,7 +255,8 @@ def resume_training(cfg: Mapping[str, Any], epoch: int, model: paddle.nn.Layer,
     checkpoint; ...``): ``scheduler`` (built from the config) is placed at the resumed position
     (``global_step`` when ``iter_step``, else ``epoch``) by its own formula, weight decay and gradient
     clipping are the ones the optimizer was built with, and the moment accumulators of the
-    checkpoint are kept, unless ``OPTIMIZER.name`` changed (then they start fresh).
+    checkpoint are kept when only ``learning_rate``, ``weight_decay`` or ``grad_clip`` changed (any
+    other option, e.g. ``name`` or ``centered``, starts them fresh).
 
     Must run in a fresh process, after the model and optimizer are built: Paddle names optimizer
     accumulators after their parameters, whose names come from a process-wide counter.
@@ -277,9 +284,11 @@ def resume_training(cfg: Mapping[str, Any], epoch: int, model: paddle.nn.Layer,
                else config_changes(old_cfg, new_cfg))
     if changes:
         opt_state.pop("LR_Scheduler", None)
-        if isinstance(old_cfg, dict) and old_cfg.get("name") != new_cfg.get("name"):
+        shaping = sorted({k for k in set(old_cfg or {}) | set(new_cfg) if k not in _STATELESS_OPTIONS
+                          and (old_cfg or {}).get(k, _UNSET) != new_cfg.get(k, _UNSET)})
+        if not isinstance(old_cfg, dict) or shaping:
             opt_state = {k: v for k, v in opt_state.items() if k == "master_weights"}
-            kept = "the optimizer's moments start fresh"
+            kept = "the optimizer's moments start fresh" + (f" as OPTIMIZER.{shaping[0]} changed" if shaping else "")
         else:
             kept = "the optimizer's moments are kept"
         if scheduler is not None:
