@@ -109,6 +109,9 @@ def _plain(obj: Any) -> Any:
     return str(obj)
 
 
+_UNSET = object()  # a key missing on one side of a comparison
+
+
 def _show(value: Any) -> str:
     """A config value for a log line: ``1e+30``, ``[0.01, 0.001]``, ``{name: ..., ...}``, ``(unset)``."""
     if value is _UNSET:
@@ -121,8 +124,6 @@ def _show(value: Any) -> str:
         return "{" + ", ".join(f"{k}: {_show(v)}" for k, v in value.items()) + "}"
     return str(value)
 
-
-_UNSET = object()
 
 
 def config_changes(old: Any, new: Any, key: str = "OPTIMIZER") -> List[str]:
@@ -232,11 +233,6 @@ def latest_epoch(cfg: Mapping[str, Any]) -> Optional[int]:
     return max(epochs) if epochs else None
 
 
-def _place_schedule(scheduler: Any, position: int) -> None:
-    """Put a freshly built LR schedule at ``position`` (epochs or steps done), by its own formula."""
-    scheduler.step(position)
-
-
 #: ``OPTIMIZER`` keys that do not shape the optimizer's accumulators: when only these change on resume,
 #: the saved moments are kept. Any other change (``name``, ``centered``, ``amsgrad``, betas ...) starts
 #: the moments fresh, as Paddle requires every accumulator it creates to be in a loaded state.
@@ -280,27 +276,28 @@ def resume_training(cfg: Mapping[str, Any], epoch: int, model: paddle.nn.Layer,
     counters = dict(state["counters"])
     new_cfg = _plain(cfg.get("OPTIMIZER") or {})
     old_cfg = state.get("optimizer_config")
-    changes = (["OPTIMIZER is not recorded in the checkpoint"] if not isinstance(old_cfg, dict)
-               else config_changes(old_cfg, new_cfg))
+    recorded = isinstance(old_cfg, dict)
+    changes = config_changes(old_cfg, new_cfg) if recorded else ["the checkpoint does not record OPTIMIZER"]
     if changes:
         opt_state.pop("LR_Scheduler", None)
-        shaping = sorted({k for k in set(old_cfg or {}) | set(new_cfg) if k not in _STATELESS_OPTIONS
-                          and (old_cfg or {}).get(k, _UNSET) != new_cfg.get(k, _UNSET)})
-        if not isinstance(old_cfg, dict) or shaping:
+        shaping = [k for k in list(old_cfg or {}) + [k for k in new_cfg if k not in (old_cfg or {})]
+                   if k not in _STATELESS_OPTIONS and config_changes((old_cfg or {}).get(k, _UNSET),
+                                                                     new_cfg.get(k, _UNSET))]
+        if not recorded or shaping:
             opt_state = {k: v for k, v in opt_state.items() if k == "master_weights"}
             kept = "the optimizer's moments start fresh" + (f" as OPTIMIZER.{shaping[0]} changed" if shaping else "")
         else:
             kept = "the optimizer's moments are kept"
-        if scheduler is not None:
-            _place_schedule(scheduler, int(counters.get("global_step", 0)) if iter_step else epoch)
+        if scheduler is not None:  # the config's schedule at the resumed position, by its own formula
+            scheduler.step(int(counters.get("global_step", 0)) if iter_step else epoch)
             opt_state["LR_Scheduler"] = scheduler.state_dict()
     try:
         optimizer.set_state_dict(opt_state)
     except Exception as e:  # Paddle asserts on missing accumulators
         raise CheckpointError(f"{prefix}.pdopt does not fit this optimizer: {type(e).__name__}: {e}") from None
     if changes:
-        get_logger().info(f"resume: {'; '.join(changes)} since the checkpoint; using the config's values "
-                          f"(lr now {optimizer.get_lr():.3e}; {kept})")
+        what = "; ".join(changes) + (" since the checkpoint" if recorded else "")
+        get_logger().info(f"resume: {what}; using the config's values (lr now {optimizer.get_lr():.3e}; {kept})")
     if scaler is not None and state.get("scaler"):
         scaler.load_state_dict(state["scaler"])
     set_rng_state(state["rng"])
