@@ -13,7 +13,7 @@ import numpy as np
 import paddle
 
 from .atomic import atomic_write
-from .safe_unpickle import UnsafePickleError, safe_loads
+from .safe_unpickle import UnsafePickleError, safe_load
 
 #: Keys ``paddle.save`` adds to a state dict (``paddle/framework/io.py``): the parameter name table and
 #: the slices of tensors over 1 GiB written with pickle protocol 2 or 3.
@@ -61,11 +61,9 @@ def read_pickle_file(path: str, what: str = "checkpoint") -> Any:
         raise CheckpointError(f"{what} not found: {path}")
     try:
         with open(path, "rb") as f:
-            data = f.read()
+            return safe_load(f)
     except OSError as e:
         raise CheckpointError(f"cannot read {what} {path}: {e.strerror or e}") from None
-    try:
-        return safe_loads(data)
     except UnsafePickleError as e:
         raise CheckpointError(f"refusing to load {what} {path}: {e}; not loaded, nothing in it was run") from None
     except pickle.UnpicklingError as e:

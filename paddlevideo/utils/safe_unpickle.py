@@ -11,10 +11,11 @@ Python ``pickle`` documentation:
 * values: ``dict``, ``list``, ``tuple``, ``str``, ``bytes``, ``int``, ``float``, ``bool``, ``None``
   (pickle opcodes, no globals), ``collections.OrderedDict``, numpy arrays and scalars of bool, integer,
   float and complex dtypes. Object, string and structured dtypes are refused.
-* sizes: the whole byte stream is first walked with :func:`pickletools.genops`, which checks every
-  declared length (``BINBYTES8``, ``BYTEARRAY8``, ``LONG4`` ...) against the bytes present before the
-  C unpickler would allocate it, and counts the opcodes (:data:`MAX_OPCODES`). An array's shape must
-  account for exactly the bytes it carries, so nothing allocates more than the file holds.
+* sizes: the byte stream is first walked with :func:`pickletools.genops`, reading at most the bytes
+  left in the file, which checks every declared length (``BINBYTES8``, ``BYTEARRAY8``, ``LONG4`` ...)
+  against the bytes present before the C unpickler would allocate it, and counts the opcodes
+  (:data:`MAX_OPCODES`). An array's shape must account for exactly the bytes it carries, so nothing
+  allocates more than the file holds.
 
 What ``paddle.save`` writes (Paddle 3.3, ``paddle/framework/io.py``): a state dict of a layer or an
 optimizer goes through ``_legacy_save``, which turns every Tensor into a numpy array (bfloat16 as
@@ -35,11 +36,11 @@ import io
 import math
 import pickle
 import pickletools
-from typing import Any, Callable, Dict, Tuple
+from typing import Any, BinaryIO, Callable, Dict, Tuple
 
 import numpy as np
 
-__all__ = ["ALLOWED_GLOBALS", "MAX_DEPTH", "MAX_OPCODES", "UnsafePickleError", "safe_loads"]
+__all__ = ["ALLOWED_GLOBALS", "MAX_DEPTH", "MAX_OPCODES", "UnsafePickleError", "safe_load", "safe_loads"]
 
 #: Most opcodes a checkpoint pickle may hold. A real one needs ~30 per tensor (a 1,000-tensor model:
 #: ~30,000); the cap keeps a small file from building millions of tiny objects (each opcode byte can
@@ -248,16 +249,37 @@ class _AllowListUnpickler(pickle.Unpickler):
         raise UnsafePickleError("it uses a persistent id, which a checkpoint may not hold")
 
 
-def _prescan(data: bytes) -> None:
-    """Walk the opcodes: every declared length must fit in ``data`` and there must not be too many."""
+class _Bounded:
+    """A read-only view of a binary file whose ``read(n)`` never asks for more than the bytes left, so
+    :func:`pickletools.genops` finds a length past the end without allocating it."""
+
+    def __init__(self, f: BinaryIO) -> None:
+        self._f = f
+        start = f.tell()
+        self._end = f.seek(0, io.SEEK_END)
+        f.seek(start)
+
+    def read(self, n: int = -1) -> bytes:
+        left = max(self._end - self._f.tell(), 0)
+        return self._f.read(left if n is None or n < 0 else min(n, left))
+
+    def readline(self) -> bytes:
+        return self._f.readline()
+
+
+def _prescan(f: BinaryIO) -> None:
+    """Walk the opcodes from the current position of ``f`` and go back there: every declared length
+    must fit in the file and there must not be too many opcodes."""
+    start = f.tell()
     try:
-        for count, _ in enumerate(pickletools.genops(io.BytesIO(data)), 1):
+        for count, _ in enumerate(pickletools.genops(_Bounded(f)), 1):
             if count > MAX_OPCODES:
                 raise UnsafePickleError(f"it holds more than {MAX_OPCODES:,} pickle opcodes")
     except UnsafePickleError:
         raise
     except Exception as e:  # ValueError for a length past the end, an unknown opcode, no STOP ...
         raise pickle.UnpicklingError(f"not a complete pickle ({e})") from None
+    f.seek(start)
 
 
 def _finish(obj: Any, depth: int, memo: Dict[int, Any]) -> Any:
@@ -289,11 +311,10 @@ def _finish(obj: Any, depth: int, memo: Dict[int, Any]) -> Any:
     return out
 
 
-def safe_loads(data: bytes) -> Any:
-    """Unpickle ``data`` allowing only the globals of :data:`ALLOWED_GLOBALS` (see the module docstring).
-
-    Args:
-        data: the whole pickle (a checkpoint file's bytes).
+def safe_load(f: BinaryIO) -> Any:
+    """Unpickle the pickle at the current position of the seekable binary file ``f``, allowing only the
+    globals of :data:`ALLOWED_GLOBALS` (see the module docstring). The file is read twice (the opcode
+    walk, then the unpickling), each time as a stream: memory stays about the size of the result.
 
     Returns:
         The object, made of dicts, OrderedDicts, lists, tuples, numbers, strings, bytes, numpy arrays
@@ -303,11 +324,12 @@ def safe_loads(data: bytes) -> Any:
         UnsafePickleError: a global that is not allowed (named), an allowed one used with other data,
             too many opcodes or too deep a nesting. No code of the pickle runs.
         pickle.UnpicklingError: the data is not a complete pickle (truncated, not a pickle).
+        OSError: ``f`` cannot be read or is not seekable.
     """
-    _prescan(data)
+    _prescan(f)
     try:
-        obj = _AllowListUnpickler(io.BytesIO(data), encoding="latin1").load()
-    except (UnsafePickleError, MemoryError):
+        obj = _AllowListUnpickler(f, encoding="latin1").load()
+    except (UnsafePickleError, MemoryError, OSError):
         raise
     except Exception as e:  # malformed stream: stack underflow, bad BUILD target, ...
         raise pickle.UnpicklingError(f"not a valid pickle: {type(e).__name__}: {e}") from None
@@ -315,3 +337,8 @@ def safe_loads(data: bytes) -> Any:
         return _finish(obj, 0, {})
     except TypeError as e:  # e.g. an array as a dict key
         raise UnsafePickleError(f"it holds an unusable value: {e}") from None
+
+
+def safe_loads(data: bytes) -> Any:
+    """:func:`safe_load` of a pickle held in memory."""
+    return safe_load(io.BytesIO(data))

@@ -207,7 +207,8 @@ def test_opcode_count_and_depth_limits(monkeypatch):
 
 
 BOMBS = textwrap.dedent("""
-    import pickle, resource, struct, sys, numpy as np
+    import os, pickle, resource, struct, sys, numpy as np
+    from paddlevideo.utils.checkpoint import CheckpointError, read_pickle_file
     from paddlevideo.utils.safe_unpickle import safe_loads
     class Bytearray:
         def __reduce__(self):
@@ -225,16 +226,29 @@ BOMBS = textwrap.dedent("""
             safe_loads(b)
         except pickle.UnpicklingError as e:
             print(type(e).__name__, str(e)[:60])
+    for i, b in enumerate(bombs):  # the same from files, as checkpoints are read
+        path = os.path.join(sys.argv[1], f"bomb{i}.pdparams")
+        with open(path, "wb") as f:
+            f.write(b)
+        try:
+            read_pickle_file(path)
+        except CheckpointError as e:
+            print("CheckpointError", str(e).replace(path, "PATH")[:100])
     print("grew_kb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
 """)
 
 
-def test_allocation_bombs_are_refused_without_allocating():
-    r = subprocess.run([sys.executable, "-c", BOMBS], cwd=ROOT, capture_output=True, text=True, timeout=120,
-                       env=dict(os.environ, PYTHONPATH=ROOT))
+def test_allocation_bombs_are_refused_without_allocating(tmp_path):
+    r = subprocess.run([sys.executable, "-c", BOMBS, str(tmp_path)], cwd=ROOT, capture_output=True, text=True,
+                       timeout=120, env=dict(os.environ, PYTHONPATH=ROOT))
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
-    assert len(lines) == 5, r.stdout
+    assert len(lines) == 9, r.stdout
+    assert lines[4].startswith("CheckpointError refusing to load checkpoint PATH: it refers to __builtin__.byte")
+    assert lines[5].startswith("CheckpointError refusing to load checkpoint PATH: numpy.ndarray: shape [2")
+    assert all(line.startswith("CheckpointError cannot read checkpoint PATH: not a complete pickle")
+               for line in lines[6:8])
+    del lines[4:8]
     assert lines[0].startswith("UnsafePickleError it refers to __builtin__.bytearray")  # protocol 2 name
     assert lines[1].startswith("UnsafePickleError numpy.ndarray: shape [268435456] of float32 needs")
     assert all(line.startswith("UnpicklingError not a complete pickle") for line in lines[2:4])
