@@ -36,7 +36,7 @@ def assert_refused(r, path, marker):
     lines = r.stderr.splitlines()
     assert r.returncode == 2, r.stderr
     assert len(lines) == 1, r.stderr  # the whole stderr: one line, no traceback, no warnings
-    assert lines[0].startswith(f"error: refusing to load ") and str(path) in lines[0] and SYSTEM in lines[0]
+    assert lines[0].startswith("error: refusing to load ") and str(path) in lines[0] and SYSTEM in lines[0]
     assert not os.path.exists(marker)
 
 
