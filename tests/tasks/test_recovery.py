@@ -6,7 +6,6 @@ from __future__ import annotations
 import glob
 import logging
 import math
-import os
 
 import numpy as np
 import paddle
