@@ -84,7 +84,8 @@ def _check_finite(nonfinite: paddle.Tensor, value: float, epoch: int, step: int,
     when = f"step {step}" if every == 1 else f"one of the {every} steps up to step {step}"
     raise TrainingDiverged(f"loss is {value if not math.isfinite(value) else 'NaN or Inf'} at epoch {epoch} {when} "
                            f"(global step {global_step + step}); training stopped, the last good checkpoint "
-                           f"is kept ({checkpoint_hint}). Lower the learning rate or enable OPTIMIZER.grad_clip.")
+                           f"is kept ({checkpoint_hint}). Lower OPTIMIZER.learning_rate (or enable "
+                           "OPTIMIZER.grad_clip) and run again with --resume.")
 
 
 def train_one_epoch(net: paddle.nn.Layer, loader: Iterable[Any], dataset: Any, optimizer: Any,
@@ -115,7 +116,8 @@ def train_one_epoch(net: paddle.nn.Layer, loader: Iterable[Any], dataset: Any, o
             (VisualDL scalars, :class:`paddlevideo.utils.visualdl.ScalarWriter`).
 
     Returns:
-        ``{"global_step", "steps", "videos" (this rank), "seconds", "loss" (last finite loss)}``.
+        ``{"global_step", "steps", "videos" (this rank), "seconds", "loss" (last finite loss),
+        "last_batch" (this rank's last batch with data, or None)}``.
 
     Raises:
         TrainingDiverged: the loss is NaN or Inf. On CPU it is checked every step before the optimizer
@@ -197,4 +199,4 @@ def train_one_epoch(net: paddle.nn.Layer, loader: Iterable[Any], dataset: Any, o
         raise RuntimeError(f"the training loader gave more than the {num_steps} batches planned for epoch "
                            f"{epoch}; did the data files change during training?")
     return {"global_step": global_step + step, "steps": step, "videos": videos,
-            "seconds": time.perf_counter() - tic, "loss": last_loss}
+            "seconds": time.perf_counter() - tic, "loss": last_loss, "last_batch": last_batch}

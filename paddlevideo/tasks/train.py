@@ -19,7 +19,7 @@ from ..utils.checkpoint import load_weights, save_atomic
 from ..utils.dist import all_gather_objects, barrier, init_distributed
 from ..utils.logger import get_logger
 from ..utils.visualdl import VDL_SUBDIR, ScalarWriter
-from .checkpointing import (checkpoint_prefix, latest_epoch, output_dir_of, resume_training,
+from .checkpointing import (check_finite, checkpoint_prefix, latest_epoch, output_dir_of, resume_training,
                             save_training_checkpoint)
 from .evaluate import build_metric, evaluate
 from .loop import AmpSettings, TrainingDiverged, train_one_epoch
@@ -108,10 +108,14 @@ def train_model(cfg: Mapping[str, Any], validate: bool = False, weights: Optiona
             VisualDL is not installed (:mod:`paddlevideo.utils.visualdl`).
 
     Checkpoints ``<model_name>_epoch_<NNNNN>.pdparams`` / ``.pdopt`` / ``.pdstate`` are written every
-    ``save_interval`` epochs and after the last one (see :mod:`.checkpointing`).
+    ``save_interval`` epochs and after the last one (see :mod:`.checkpointing`), and only when the
+    parameters, the loss of the epoch's last batch and the validation results are finite
+    (:func:`.checkpointing.check_finite`). On resume, a changed ``OPTIMIZER`` section takes effect
+    and is logged (:func:`.checkpointing.resume_training`).
 
     Raises:
-        TrainingDiverged: if the loss becomes NaN or Inf (the last good checkpoint is kept).
+        TrainingDiverged: if the loss, the parameters or the validation results become NaN or Inf
+            (nothing is saved after the last good checkpoint, which the message names).
         CheckpointError: a checkpoint to resume from is missing, truncated or does not fit.
         ConfigError / ValueError / KeyError: invalid config sections.
         CorruptRecordError: a corrupt record in the data (file, record index, offset), unless
@@ -149,6 +153,7 @@ def train_model(cfg: Mapping[str, Any], validate: bool = False, weights: Optiona
 
     counters: Dict[str, Any] = {"global_step": 0, "best": {"gap": -1.0, "epoch": None}}
     start_epoch = 1
+    last_saved: Optional[str] = None  # the .pdparams of the last checkpoint written or resumed from
     resume_epoch = cfg.get("resume_epoch")
     if resume_epoch is None and resume:
         resume_epoch = latest_epoch(cfg)
@@ -156,8 +161,9 @@ def train_model(cfg: Mapping[str, Any], validate: bool = False, weights: Optiona
             logger.info(f"--resume: no complete checkpoint in {out_dir}; starting from epoch 1")
     if resume_epoch is not None:
         resume_epoch = int(resume_epoch)
-        counters = resume_training(cfg, resume_epoch, model, optimizer, scaler)
+        counters = resume_training(cfg, resume_epoch, model, optimizer, scaler, scheduler, iter_step)
         start_epoch = resume_epoch + 1
+        last_saved = checkpoint_prefix(cfg, resume_epoch) + ".pdparams"
         logger.info(f"resumed from {checkpoint_prefix(cfg, resume_epoch)} (epoch {resume_epoch}, "
                     f"global step {counters['global_step']}, lr {optimizer.get_lr():.3e})")
     elif weights:
@@ -173,7 +179,7 @@ def train_model(cfg: Mapping[str, Any], validate: bool = False, weights: Optiona
     start = time.perf_counter()
     for epoch in range(start_epoch, epochs + 1):
         train_set.set_epoch(epoch)
-        last_good = (checkpoint_prefix(cfg, epoch - 1) + ".pdparams") if epoch > 1 else "none yet"
+        last_good = last_saved or "none saved yet"
         stats = train_one_epoch(net, train_loader, train_set, optimizer, scheduler, iter_step, epoch, epochs,
                                 counters["global_step"], num_steps, world, log_interval, last_good, amp_cfg, scaler,
                                 eta_steps=eta_steps, on_log=lambda step, v: vdl.add_scalars("train", v, step))
@@ -184,10 +190,12 @@ def train_model(cfg: Mapping[str, Any], validate: bool = False, weights: Optiona
         logger.info(f"epoch {epoch} done: {stats['steps']} steps, {stats['videos'] * world} videos in "
                     f"{stats['seconds']:.1f}s ({stats['videos'] * world / max(stats['seconds'], 1e-9):.1f} videos/s)")
         _report_skipped(train_set, epoch, out_dir, rank, "train")
+        check_finite(model, epoch, last_saved, batch=stats.get("last_batch"), amp=amp_cfg)
         if validate:
             last_metrics = evaluate(model, valid_loader, metric, "valid", valid_set)
             _report_skipped(valid_set, epoch, out_dir, rank, "valid")
             logger.info(f"[valid] epoch {epoch}: {format_metrics(last_metrics)}")
+            check_finite(model, epoch, last_saved, metrics=last_metrics)
             vdl.add_scalars("valid", last_metrics, epoch)
             if rank == 0:
                 write_json({"epoch": epoch, **last_metrics}, os.path.join(out_dir, f"metrics_epoch_{epoch:05d}.json"))
@@ -199,6 +207,8 @@ def train_model(cfg: Mapping[str, Any], validate: bool = False, weights: Optiona
         counters["best"] = best
         if rank == 0 and (epoch % save_interval == 0 or epoch == epochs):
             save_training_checkpoint(cfg, epoch, model, optimizer, counters, scaler)
+        if epoch % save_interval == 0 or epoch == epochs:
+            last_saved = checkpoint_prefix(cfg, epoch) + ".pdparams"
         barrier()
     vdl.close()
     summary = {"best_gap": best["gap"], "best_epoch": best["epoch"], "last_metrics": last_metrics,
