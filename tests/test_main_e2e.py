@@ -66,7 +66,8 @@ def test_user_mistakes_are_one_line_errors(tiny_data, tmp_path):
     assert "Traceback" not in r.stderr
     r = run("main.py", "-c", DEMO, "-o", "MODEL.backbone.name=AttentionLTSM")
     assert r.returncode == 2 and "AttentionLSTM" in r.stderr and "Traceback" not in r.stderr
-    r = run("main.py", "-c", DEMO, "-o", f"DATASET.train.file_pattern={tmp_path}/nothing*.tfrecord")
+    r = run("main.py", "-c", DEMO, "-o", f"DATASET.train.file_pattern={tmp_path}/nothing*.tfrecord",
+            "-o", f"output_dir={tmp_path}/out")
     assert r.returncode == 2 and "nothing*.tfrecord" in r.stderr and "Traceback" not in r.stderr
     r = run("main.py", "-c", DEMO, "--test", "-w", tmp_path / "missing.pdparams", *_overrides(tiny_data, tmp_path))
     assert r.returncode == 2 and "missing.pdparams" in r.stderr and "Traceback" not in r.stderr

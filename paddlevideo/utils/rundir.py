@@ -136,6 +136,9 @@ def prepare_run_dir(output_dir: str, resume: bool = False, overwrite: bool = Fal
         overwrite: ``--overwrite``: replace the earlier run by moving all of the folder's entries (except
             the lock) to a new sibling folder ``<output_dir>.replaced-<YYYYmmdd-HHMMSS>``.
 
+    A folder whose only run file is ``train.log`` (an earlier start that stopped before its first
+    checkpoint, e.g. at a data error) is reused: that log is renamed ``train.log.<YYYYmmdd-HHMMSS>`` first.
+
     Returns:
         The folder the earlier run was moved to, or None.
 
@@ -149,6 +152,17 @@ def prepare_run_dir(output_dir: str, resume: bool = False, overwrite: bool = Fal
     if resume:
         return None
     found = run_files(output_dir)
+    if found == ["train.log"] and not overwrite:
+        # An earlier start that stopped before writing anything but its log (a config or data error, a
+        # kill in the first epoch): nothing to protect but the log, which is kept under a new name so
+        # that the new run's log does not mix with it.
+        kept = f"train.log.{time.strftime('%Y%m%d-%H%M%S')}"
+        n = 1
+        while os.path.lexists(os.path.join(output_dir, kept)):
+            n += 1
+            kept = f"train.log.{time.strftime('%Y%m%d-%H%M%S')}-{n}"
+        os.replace(os.path.join(output_dir, "train.log"), os.path.join(output_dir, kept))
+        return None
     if not found:
         return None
     base = os.path.normpath(output_dir)

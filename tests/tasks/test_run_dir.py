@@ -67,6 +67,24 @@ def test_a_lock_file_left_by_a_dead_process_is_taken_over(tmp_path):
         assert (d / LOCK_NAME).read_text().startswith(f"pid {os.getpid()} ")
 
 
+def test_folder_with_only_a_log_is_reused_and_the_log_kept(tmp_path):
+    """A start that failed before its first checkpoint (e.g. a mistyped data pattern) left only train.log:
+    the next run may use the folder, and the old log survives under a new name, unmixed."""
+    d = tmp_path / "run"
+    d.mkdir()
+    (d / "train.log").write_text("[2026-01-01 10:00:00] INFO config c.yaml\n")
+    assert prepare_run_dir(str(d)) is None
+    names = os.listdir(d)
+    assert len(names) == 1 and re.fullmatch(r"train\.log\.\d{8}-\d{6}", names[0]), names
+    assert (d / names[0]).read_text() == "[2026-01-01 10:00:00] INFO config c.yaml\n"
+    (d / "train.log").write_text("second failed start\n")          # twice in the same second: both kept
+    assert prepare_run_dir(str(d)) is None
+    kept = sorted(os.listdir(d))
+    assert len(kept) == 2 and "train.log" not in kept
+    assert sorted((d / n).read_text() for n in kept) == ["[2026-01-01 10:00:00] INFO config c.yaml\n",
+                                                         "second failed start\n"]
+
+
 def test_prepare_run_dir_refuses_moves_aside_or_resumes(tmp_path):
     d = tmp_path / "run"
     d.mkdir()
