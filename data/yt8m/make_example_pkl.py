@@ -3,7 +3,7 @@
     python data/yt8m/make_sample_data.py   # once: data/yt8m/sample/frame/sample_{train,validate}000N.tfrecord
     python data/yt8m/make_example_pkl.py        # -> data/example.pkl
 
-The file has the layout of PaddleVideo's own ``data/example.pkl`` (YT8M.md §2.5): a single dict
+The file has the layout of PaddleVideo's own ``data/example.pkl`` (docs/youtube8m_format.md#example-pkl): a single dict
 (not a list) with BYTES keys ``b'video'`` (bytes id), ``b'feature'`` uint8[n, 1024],
 ``b'audio'`` uint8[n, 128], ``b'label'`` (sorted, de-duplicated list of int) and ``b'nframes'``
 (numpy.int32 = min(n, 300)), pickled with protocol 2. The video is the first one (``--index 0``)

@@ -7,12 +7,12 @@ sigmoid probabilities float32 ``[B, num_classes]``. Nothing here knows a model b
 Files written to ``output_dir`` (prefix = ``model_name`` of the config):
 
 * ``<prefix>.json`` / ``<prefix>.pdiparams``: the program and weights from ``paddle.jit.save`` (PIR;
-  the legacy ``.pdmodel`` format cannot hold ``nn.LSTM``, PADDLE3.md §2);
+  the legacy ``.pdmodel`` format cannot hold ``nn.LSTM``, docs/paddle3_notes.md#export-pir-json-and-pdiparams);
 * ``<prefix>.inference.yaml``: what the predictor needs (input names, dims, dtypes, ``max_frames``,
   ``num_classes``), see :func:`inference_meta_path`;
 * optionally ``<prefix>.onnx`` (:mod:`paddlevideo.inference.onnx_export`).
 
-Follows ``paddle.jit.to_static(..., full_graph=True)`` + ``paddle.jit.save`` as verified in PADDLE3.md §2.
+Follows ``paddle.jit.to_static(..., full_graph=True)`` + ``paddle.jit.save`` as verified in docs/paddle3_notes.md#export-pir-json-and-pdiparams.
 """
 from __future__ import annotations
 
@@ -200,7 +200,7 @@ def export_model(cfg: Mapping[str, Any], output_dir: str, weights: Optional[str]
     wrapper = InferenceModule(model)
     wrapper.eval()
     prefix = os.path.join(output_dir, model_name)
-    with warnings.catch_warnings():  # dy2static's harmless "Tensor do not have 'place'" (PADDLE3.md §9)
+    with warnings.catch_warnings():  # dy2static's harmless "Tensor do not have 'place'" (docs/paddle3_notes.md#console-noise)
         warnings.filterwarnings("ignore", message="Tensor do not have 'place'")
         static = paddle.jit.to_static(wrapper, input_spec=[list(specs[:-1]), specs[-1]], full_graph=True)
         paddle.jit.save(static, prefix)

@@ -14,7 +14,7 @@ from .quiet import banner_filter
 def init_distributed() -> Tuple[int, int]:
     """Initialise the parallel environment when launched with more than one process.
 
-    On a CPU build the launcher selects the gloo backend; on GPUs NCCL (PADDLE3.md §4).
+    On a CPU build the launcher selects the gloo backend; on GPUs NCCL (docs/paddle3_notes.md#data-parallel-with-launch-on-cpu).
 
     Returns:
         (rank, world size); (0, 1) for a plain ``python main.py`` run, where no collective is set up

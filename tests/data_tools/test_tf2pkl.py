@@ -179,7 +179,7 @@ def test_example_pkl_is_reproduced_byte_for_byte(tmp_path):
                    check=True, capture_output=True, env=ENV, timeout=300)
     assert out.read_bytes() == committed.read_bytes()
 
-    # PaddleVideo's example.pkl layout (YT8M.md §2.5), filled from the first validate video
+    # PaddleVideo's example.pkl layout (docs/youtube8m_format.md#example-pkl), filled from the first validate video
     d = _pickle_load(committed)
     assert committed.read_bytes()[:2] == b"\x80\x02" and type(d) is dict
     assert list(d) == [b"video", b"feature", b"audio", b"label", b"nframes"]

@@ -1,6 +1,6 @@
 """Export records the evaluation pipeline without its label steps, and predict applies it: an
 AttentionCluster exported with seg_num frame sampling predicts what the eager model gives on the
-stride-centre frames (the legacy reader's evaluation sampling, YT8M.md §4.3)."""
+stride-centre frames (the legacy reader's evaluation sampling, docs/models_reference.md#legacy-paddle-attentioncluster)."""
 import numpy as np
 import paddle
 

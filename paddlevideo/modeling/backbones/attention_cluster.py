@@ -1,7 +1,7 @@
 """AttentionCluster backbone: clusters of attention units with the shifting operation, one per modality.
 
 Follows Long et al., "Attention Clusters: Purely Attention Based Local Feature Integration for Video
-Classification", CVPR 2018 (arXiv 1711.09550), §3 and YT8M.md §4.1. For a modality with frames
+Classification", CVPR 2018 (arXiv 1711.09550), §3 and docs/models_reference.md#attentioncluster-paper. For a modality with frames
 ``x_1..x_T`` (width D) and a cluster of N units, unit k computes
 
     s_kt = w_k . x_t + b_k                          ("FC1" weighting function, the default), or
@@ -14,7 +14,7 @@ Classification", CVPR 2018 (arXiv 1711.09550), §3 and YT8M.md §4.1. For a moda
 and the cluster outputs ``concat_k out_k`` (N*D, unit-major). The modalities' cluster outputs are
 concatenated. The public TensorFlow version's extras (L2-normalised frames, batch norm and dropout on
 the attention scores) are options, off by default; its softmax across units instead of across frames and
-its batch-wide L2 normalisation are not reproduced (YT8M.md §4.2).
+its batch-wide L2 normalisation are not reproduced (docs/models_reference.md#tensorflow-attentioncluster).
 """
 from __future__ import annotations
 

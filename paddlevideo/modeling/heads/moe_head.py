@@ -1,6 +1,6 @@
 """Mixture-of-experts classifier with context gating (Miech, Laptev, Sivic 2017, arXiv 1706.06905).
 
-Structure (the public TensorFlow AttentionCluster head, YT8M.md §4.2; the MoE is the YouTube-8M starter
+Structure (the public TensorFlow AttentionCluster head, docs/models_reference.md#tensorflow-attentioncluster; the MoE is the YouTube-8M starter
 code's ``MoeModel``)::
 
     x [B, in] -> dropout -> FC hidden_size (no bias) -> BN -> context gating        = h [B, H]
