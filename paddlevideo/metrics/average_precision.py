@@ -22,17 +22,15 @@ or the number of processes that gathered them.
 """
 from __future__ import annotations
 
-from typing import Optional, Union
-
 import numpy as np
 
 __all__ = ["expected_average_precision"]
 
 
 def expected_average_precision(scores: np.ndarray, hits: np.ndarray,
-                               total_positives: Union[float, np.ndarray],
-                               groups: Optional[np.ndarray] = None, num_groups: int = 1,
-                               n: Optional[int] = None, score_order: Optional[np.ndarray] = None) -> np.ndarray:
+                               total_positives: float | np.ndarray,
+                               groups: np.ndarray | None = None, num_groups: int = 1,
+                               n: int | None = None, score_order: np.ndarray | None = None) -> np.ndarray:
     """Average precision of one or several ranked lists, expected over all orders of tied scores.
 
     Args:
@@ -85,8 +83,8 @@ def expected_average_precision(scores: np.ndarray, hits: np.ndarray,
     return np.divide(sums, denom, out=np.zeros(num_groups), where=denom > 0)
 
 
-def _expected_precision_sums(s: np.ndarray, h: np.ndarray, g: Optional[np.ndarray], num_groups: int,
-                             n: Optional[int], score_order: Optional[np.ndarray]) -> np.ndarray:
+def _expected_precision_sums(s: np.ndarray, h: np.ndarray, g: np.ndarray | None, num_groups: int,
+                             n: int | None, score_order: np.ndarray | None) -> np.ndarray:
     """Per group, the expected sum over its positives within the cut-off of (positives so far) / rank.
 
     Sorts by (group, descending score) with one stable argsort by score and, for groups, a stable argsort

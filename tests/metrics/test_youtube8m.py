@@ -22,7 +22,6 @@ from paddlevideo.metrics import (
 )
 from tests.metrics.ap_reference import brute_force_ap, google_ap_at_n
 
-
 # ------------------------------------------------------------------------------ references
 
 
