@@ -74,12 +74,13 @@ def test_groups_are_separate_lists_and_order_does_not_matter():
     scores = np.concatenate([s for s, _ in lists])
     hits = np.concatenate([h for _, h in lists])
     groups = np.concatenate([np.full(s.size, k) for k, (s, _) in enumerate(lists)])
-    expected = [brute_force_ap(s.tolist(), h.tolist(), t) for (s, h), t in zip(lists, totals)]
     perm = rng.permutation(scores.size)
-    for idx in (np.arange(scores.size), perm):
-        got = expected_average_precision(scores[idx], hits[idx], np.append(totals, 3), groups=groups[idx],
-                                         num_groups=7)
-        np.testing.assert_allclose(got, expected + [0.0], rtol=0, atol=1e-12)   # group 6: 3 positives, no entry
+    for n in (None, 3):
+        expected = [brute_force_ap(s.tolist(), h.tolist(), t, n) for (s, h), t in zip(lists, totals)]
+        for idx in (np.arange(scores.size), perm):
+            got = expected_average_precision(scores[idx], hits[idx], np.append(totals, 3), groups=groups[idx],
+                                             num_groups=7, n=n)
+            np.testing.assert_allclose(got, expected + [0.0], rtol=0, atol=1e-12)   # group 6: 3 positives, no entry
 
 
 def test_empty_list_and_no_positives():
@@ -100,3 +101,28 @@ def test_bad_input_raises():
         expected_average_precision(np.zeros(3), np.zeros(3), [1, 1], groups=np.array([0, 1, 2]), num_groups=2)
     with pytest.raises(ValueError, match="negative"):
         expected_average_precision(np.zeros(3), np.zeros(3), -1)
+
+
+def closed_form(i, c, t, r, m):
+    """docs/metrics.md: (r/t) [(c + 1 - (i + 1) q) (H_{i+m} - H_i) + m q], q = (r-1)/(t-1) (0 if t = 1)."""
+    q = (r - 1) / (t - 1) if t > 1 else 0.0
+    harmonic = sum(1.0 / (i + j) for j in range(1, m + 1))
+    return r / t * ((c + 1 - (i + 1) * q) * harmonic + m * q)
+
+
+def test_documented_closed_form_matches_enumeration():
+    rng = np.random.default_rng(3)
+    for _ in range(40):
+        i, t = int(rng.integers(0, 6)), int(rng.integers(1, 7))
+        above = rng.random(i) < 0.5                     # i untied entries above the group, c positives
+        group = np.zeros(t, bool)
+        group[: int(rng.integers(0, t + 1))] = True
+        c, r = int(above.sum()), int(group.sum())
+        n = int(rng.integers(i + 1, i + t + 2))         # a cut-off inside or after the group
+        m = min(t, n - i)
+        scores = np.concatenate([np.arange(i, 0, -1) + 1.0, np.zeros(t)])
+        hits = np.concatenate([above, group]).tolist()
+        total = max(c + r, 1)
+        above_sum = sum((k + 1) / (rank + 1) for k, rank in enumerate(np.flatnonzero(above)))
+        expected_sum = brute_force_ap(scores.tolist(), hits, total, n) * min(total, n) - above_sum
+        assert closed_form(i, c, t, r, m) == pytest.approx(expected_sum, abs=1e-12)
