@@ -1,7 +1,7 @@
 """YouTube-8M evaluation metrics: Hit@1, PERR, GAP@k and mAP@k, batch functions and a streaming metric.
 
-Definitions follow Google's starter code ``eval_util.py`` (YT8M.md §3), with P = predictions
-float [N, C] and Y = labels [N, C] (0/1):
+Definitions follow Google's starter code ``eval_util.py`` (google/youtube-8m), with P = predictions
+float [N, C] and Y = labels [N, C] (0/1); ``docs/metrics.md`` states them with their edge cases:
 
 * **Hit@1**: ``mean_i Y[i, argmax_c P[i, c]]``; ties go to the lowest class index; a video with no
   labels counts 0 and stays in the denominator.
@@ -17,12 +17,13 @@ float [N, C] and Y = labels [N, C] (0/1):
   (``filter_empty_classes=True``), a class whose positives never reach a top-k gets AP 0.
 
 Ties. Google's ``ap_at_n`` shuffles (``random.seed(0)``) and then sorts, so its result on tied scores
-depends on the order in which the data arrived (YT8M.md §3.3). Here AP is computed with tied scores
-grouped at one threshold, ``AP = sum_t (R_t - R_{t-1}) * P_t`` over distinct score thresholds (the
-definition of ``sklearn.metrics.average_precision_score``). Without ties this is exactly Google's
-non-interpolated AP; with ties it is independent of batch order and chunking, so one process and N
-processes give the same result. Ties at the top-k boundary of a video are broken by
-``numpy.argpartition``, as in Google's ``top_k_by_class``.
+depends on the order in which the data arrived. Here every AP is the expected value over all orders of
+each group of tied scores (:func:`~paddlevideo.metrics.average_precision.expected_average_precision`,
+McSherry & Najork, ECIR 2008): equal to Google's value whenever that does not depend on the order of
+ties (no ties, or tie groups that are all positive or all negative), and otherwise independent of batch
+order and chunking, so one process and N processes give the same result. Which of several classes tied
+at a video's k-th score enter its top-k is decided by ``numpy.argpartition``, the call Google's
+``top_k_triplets`` makes.
 
 The streaming :class:`YouTube8MMetric` keeps only each video's top-k triplets plus per-class positive
 counts, so memory is O(N * k + C), not O(N * C).
@@ -33,12 +34,12 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
+from .average_precision import expected_average_precision
 from .registry import METRICS
 from ..utils.types import PositiveInt
 
 __all__ = [
     "YouTube8MMetric",
-    "average_precision",
     "calculate_gap",
     "calculate_hit_at_one",
     "calculate_map",
@@ -70,7 +71,7 @@ def calculate_hit_at_one(predictions: np.ndarray, actuals: np.ndarray) -> float:
     Raises:
         ValueError: if the two arrays are not 2-D of one shape.
 
-    Source: ``eval_util.calculate_hit_at_one`` (YT8M.md §3.1).
+    Source: ``eval_util.calculate_hit_at_one`` (google/youtube-8m).
     """
     p, y = _check_pair(predictions, actuals)
     if p.shape[0] == 0:
@@ -116,7 +117,7 @@ def calculate_precision_at_equal_recall_rate(predictions: np.ndarray, actuals: n
     Raises:
         ValueError: if the two arrays are not 2-D of one shape.
 
-    Source: ``eval_util.calculate_precision_at_equal_recall_rate`` (YT8M.md §3.2).
+    Source: ``eval_util.calculate_precision_at_equal_recall_rate`` (google/youtube-8m).
     """
     p, y = _check_pair(predictions, actuals)
     if p.shape[0] == 0:
@@ -140,7 +141,7 @@ def top_k_triplets(predictions: np.ndarray, actuals: np.ndarray, k: int = 20
     Raises:
         ValueError: if the arrays are not 2-D of one shape or ``k < 1``.
 
-    Source: ``eval_util.top_k_by_class`` / ``top_k_triplets`` (YT8M.md §3.3).
+    Source: ``eval_util.top_k_by_class`` / ``top_k_triplets`` (google/youtube-8m).
     """
     p, y = _check_pair(predictions, actuals)
     if k < 1:
@@ -159,72 +160,6 @@ def top_k_triplets(predictions: np.ndarray, actuals: np.ndarray, k: int = 20
     return idx, scores, hits
 
 
-def _grouped_ap(groups: Optional[np.ndarray], scores: np.ndarray, hits: np.ndarray, num_groups: int,
-                score_order: Optional[np.ndarray] = None) -> np.ndarray:
-    """Tie-grouped average precision of every group's ranked list, not yet divided by positives.
-
-    Args:
-        groups: int [M] group (class) of each entry, or None for one group.
-        scores: float [M]; hits: bool [M].
-        num_groups: number of groups G.
-        score_order: ``argsort(-scores, kind="stable")`` if already computed (it is shared by GAP and mAP).
-
-    Returns:
-        float64 [G]: ``sum over the group's positives of precision at the end of their tie run``.
-    """
-    if scores.size == 0:
-        return np.zeros(num_groups, dtype=np.float64)
-    # by score, descending, then (stable) by group: the lexicographic order of (group, -score)
-    order = np.argsort(-scores, kind="stable") if score_order is None else score_order
-    if groups is not None and num_groups > 1:
-        key = groups[order].astype(np.int16 if num_groups < 2 ** 15 else np.int64)
-        order = order[np.argsort(key, kind="stable")]
-        g = groups[order]
-    else:
-        g = np.zeros(scores.size, dtype=np.int8)
-    s, h = scores[order], hits[order]
-    del order
-    n = s.size
-    idx = np.int32 if n < 2 ** 31 else np.int64
-    new_group = np.ones(n, dtype=bool)
-    np.not_equal(g[1:], g[:-1], out=new_group[1:])
-    first = np.flatnonzero(new_group).astype(idx)[np.cumsum(new_group, dtype=idx) - 1]   # group start
-    cum = np.cumsum(h, dtype=idx)
-    tp = cum - (cum[first] - h[first])                     # true positives so far, within the group
-    rank = np.arange(1, n + 1, dtype=idx) - first         # 1-based rank within the group
-    del cum, first
-    # A tie run: consecutive entries of one group with one score; precision is read at its last entry.
-    new_run = new_group
-    new_run[1:] |= s[1:] != s[:-1]
-    run_end = np.append(np.flatnonzero(new_run)[1:], n).astype(idx) - 1
-    end = run_end[np.cumsum(new_run, dtype=idx)[h] - 1]   # run end of every positive entry
-    precision = tp[end] / rank[end].astype(np.float64)
-    return np.bincount(g[h].astype(np.int64), weights=precision, minlength=num_groups)
-
-
-def average_precision(scores: np.ndarray, hits: np.ndarray, total_positives: Optional[float] = None) -> float:
-    """Non-interpolated average precision of one ranked list, with tied scores grouped.
-
-    Args:
-        scores: float [M] scores of the entries.
-        hits: [M] 0/1 or bool, whether each entry is a positive.
-        total_positives: the normaliser (Google's ``num_positives``); default: the positives in ``hits``.
-
-    Returns:
-        ``sum_t (R_t - R_{t-1}) * P_t`` over distinct score thresholds t, with recall measured against
-        ``total_positives``; 0.0 when ``total_positives`` is 0.
-
-    Source: ``average_precision_calculator.ap_at_n`` (equal to it when no scores tie; YT8M.md §3.3).
-    """
-    scores = np.asarray(scores, dtype=np.float32).reshape(-1)
-    hits = np.asarray(hits).reshape(-1) > 0
-    total = float(hits.sum()) if total_positives is None else float(total_positives)
-    if total <= 0:
-        return 0.0
-    ap = _grouped_ap(None, scores, hits, 1)[0]
-    return float(ap / total)
-
-
 def calculate_gap(predictions: np.ndarray, actuals: np.ndarray, top_k: int = 20) -> float:
     """GAP@top_k of one set of predictions (the whole split at once).
 
@@ -239,7 +174,7 @@ def calculate_gap(predictions: np.ndarray, actuals: np.ndarray, top_k: int = 20)
     Raises:
         ValueError: if the arrays are not 2-D of one shape or ``top_k < 1``.
 
-    Source: ``eval_util.calculate_gap`` (YT8M.md §3.3); ties as described in the module docstring.
+    Source: ``eval_util.calculate_gap`` (google/youtube-8m); ties as described in the module docstring.
     """
     metric = YouTube8MMetric(np.shape(predictions)[1], top_k=top_k)
     metric.update(predictions, actuals)
@@ -261,7 +196,7 @@ def calculate_map(predictions: np.ndarray, actuals: np.ndarray, top_k: int = 20)
         ValueError: if the arrays are not 2-D of one shape or ``top_k < 1``.
 
     Source: ``eval_util.EvaluationMetrics`` with ``MeanAveragePrecisionCalculator(filter_empty_classes=
-    True)`` (YT8M.md §3.4).
+    True)`` (google/youtube-8m); ties as described in the module docstring.
     """
     metric = YouTube8MMetric(np.shape(predictions)[1], top_k=top_k)
     metric.update(predictions, actuals)
@@ -284,8 +219,8 @@ class YouTube8MMetric:
     Raises:
         ValueError: ``num_classes < 1`` or ``top_k < 1``.
 
-    Source: ``eval_util.EvaluationMetrics(num_class, top_k=20)`` (YT8M.md §3); definitions and ties in
-    the module docstring.
+    Source: ``eval_util.EvaluationMetrics(num_class, top_k=20)`` (google/youtube-8m); definitions and
+    ties in the module docstring and ``docs/metrics.md``.
     """
 
     def __init__(self, num_classes: PositiveInt, top_k: PositiveInt = 20) -> None:
@@ -377,23 +312,11 @@ class YouTube8MMetric:
         hits = st["hits"].reshape(-1)
         del st
         positives = self._positives
-        total = int(positives.sum())
-        order = np.argsort(-scores, kind="stable")
-        gap = 0.0
-        if total > 0:
-            gap = float(_grouped_ap(None, scores, hits, 1, order)[0] / total)
-        per_class = _grouped_ap(classes, scores, hits, self.num_classes, order)
+        order = np.argsort(-scores, kind="stable")          # shared by GAP and mAP
+        gap = float(expected_average_precision(scores, hits, positives.sum(), score_order=order)[0])
+        per_class = expected_average_precision(scores, hits, positives, groups=classes,
+                                               num_groups=self.num_classes, score_order=order)
         has_pos = positives > 0
-        mean_ap = float(np.mean(per_class[has_pos] / positives[has_pos])) if has_pos.any() else 0.0
+        mean_ap = float(np.mean(per_class[has_pos])) if has_pos.any() else 0.0
         return {"hit_at_one": self._hit_sum / n, "perr": self._perr_sum / n, "gap": gap, "map": mean_ap,
                 "num_videos": n}
-
-    def per_class_ap(self) -> Tuple[np.ndarray, np.ndarray]:
-        """Per-class AP@k and positive counts: ``(ap float64 [C], positives int64 [C])``; AP is 0 for a
-        class without positives (such classes are left out of mAP)."""
-        st = self.state()
-        per_class = _grouped_ap(st["classes"].reshape(-1), st["scores"].reshape(-1), st["hits"].reshape(-1),
-                                self.num_classes)
-        pos = self._positives
-        ap = np.divide(per_class, pos, out=np.zeros(self.num_classes), where=pos > 0)
-        return ap, pos.copy()

@@ -10,12 +10,16 @@ pass over the data:
   ``top_k_entries`` (videos that had the class in their top-k);
 * ``<prefix>_report.png``: left, the distribution (histogram) of per-class AP over the classes that have
   positives, with the mAP marked; right, the precision-recall curve of the pooled top-k predictions,
-  the list GAP is computed on. Its area ``sum_t (R_t - R_{t-1}) P_t`` is the GAP.
+  the list GAP is computed on.
 
-Precision and recall follow Google's ``eval_util.calculate_gap`` pool (YT8M.md §3.3): entries are all
-videos' top-k triplets ranked by score; recall is divided by **all** positive labels, so the curve ends
-below recall 1 when some positives never reach a top-k. Tied scores form one point (the threshold
-convention of ``sklearn.metrics.precision_recall_curve``).
+The per-class APs and the GAP in the title come from
+:func:`paddlevideo.metrics.average_precision.expected_average_precision`, the function the metric's GAP and
+mAP use, so they equal the metric's numbers (tied scores: the expected AP over all their orders,
+``docs/metrics.md``). Precision and recall of the curve follow Google's ``eval_util.calculate_gap`` pool
+(google/youtube-8m): entries are all videos' top-k triplets ranked by score; recall is divided by **all**
+positive labels, so the curve ends below recall 1 when some positives never reach a top-k. Tied scores
+form one point of the curve (the threshold convention of ``sklearn.metrics.precision_recall_curve``); the
+area under it equals the GAP when no scores tie.
 """
 from __future__ import annotations
 
@@ -24,6 +28,8 @@ import os
 from typing import Any, Dict, Mapping, Optional, Tuple
 
 import numpy as np
+
+from ..metrics.average_precision import expected_average_precision
 
 __all__ = ["precision_recall_curve", "write_eval_report"]
 
@@ -47,7 +53,7 @@ def precision_recall_curve(scores: np.ndarray, hits: np.ndarray,
         ValueError: ``scores`` and ``hits`` differ in size.
 
     Source: the threshold convention of ``sklearn.metrics.precision_recall_curve``; the pooled list and
-    normaliser of Google's ``calculate_gap`` (YT8M.md §3.3).
+    normaliser of Google's ``eval_util.calculate_gap`` (google/youtube-8m).
     """
     s = np.asarray(scores, dtype=np.float32).reshape(-1)
     h = np.asarray(hits).reshape(-1) > 0
@@ -66,29 +72,14 @@ def precision_recall_curve(scores: np.ndarray, hits: np.ndarray,
     return precision, recall, s[idx]
 
 
-def _area(precision: np.ndarray, recall: np.ndarray) -> float:
-    """``sum_t (R_t - R_{t-1}) * P_t`` with ``R_0 = 0`` (non-interpolated AP)."""
-    if recall.size == 0:
-        return 0.0
-    return float(np.sum(np.diff(np.concatenate([[0.0], recall])) * precision))
-
-
 def _per_class(state: Mapping[str, Any]) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """AP@k, positives and top-k entry counts per class from a metric state."""
+    """AP@k (NaN for a class without positives), positives and top-k entry counts per class."""
     c = int(state["num_classes"])
     classes = np.asarray(state["classes"]).reshape(-1).astype(np.int64)
-    scores = np.asarray(state["scores"]).reshape(-1)
-    hits = np.asarray(state["hits"]).reshape(-1)
     positives = np.asarray(state["positives"], dtype=np.int64)
-    ap = np.full(c, np.nan)
-    entries = np.bincount(classes, minlength=c)
-    order = np.argsort(classes, kind="stable")
-    bounds = np.searchsorted(classes[order], np.arange(c + 1))
-    for k in np.nonzero(positives > 0)[0]:
-        sel = order[bounds[k]:bounds[k + 1]]
-        p, r, _ = precision_recall_curve(scores[sel], hits[sel], positives[k])
-        ap[k] = _area(p, r)
-    return ap, positives, entries
+    ap = expected_average_precision(state["scores"], state["hits"], positives, groups=classes, num_groups=c)
+    ap[positives == 0] = np.nan
+    return ap, positives, np.bincount(classes, minlength=c)
 
 
 def write_eval_report(metric: Any, output_dir: str, prefix: str = "test",
@@ -104,7 +95,7 @@ def write_eval_report(metric: Any, output_dir: str, prefix: str = "test",
             ``vocabulary.csv`` read by :func:`paddlevideo.inference.results.load_label_names`).
 
     Returns:
-        ``{"csv": path, "png": path, "gap": GAP of the plotted curve, "map": mean of the CSV's APs}``
+        ``{"csv": path, "png": path, "gap": GAP of the plotted pool, "map": mean of the CSV's APs}``
         (the two numbers equal the metric's GAP and mAP).
 
     Raises:
@@ -126,7 +117,7 @@ def write_eval_report(metric: Any, output_dir: str, prefix: str = "test",
 
     total = int(positives.sum())
     precision, recall, _ = precision_recall_curve(state["scores"], state["hits"], total)
-    gap = _area(precision, recall) if total > 0 else 0.0
+    gap = float(expected_average_precision(state["scores"], state["hits"], total)[0])
     valid = ap[~np.isnan(ap)]
     mean_ap = float(valid.mean()) if valid.size else 0.0
     k = int(state["top_k"])

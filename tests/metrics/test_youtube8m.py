@@ -1,14 +1,14 @@
-"""YouTube-8M metrics against a second implementation written from the definitions (YT8M.md §3).
+"""YouTube-8M metrics against a second implementation written from the definitions (docs/metrics.md).
 
-The reference functions below are plain Python loops over Google's ``eval_util`` semantics:
-``argpartition`` top-k per video, a pooled list ranked by score, AP normalised by all positives. For
-data with tied scores the reference evaluates AP threshold by threshold (precision and recall at
-"score >= t"), the tie rule the package documents; without ties that equals Google's ``ap_at_n``,
-which is also implemented literally here (shuffle with seed 0, then a stable sort).
+The reference functions below are plain Python loops over Google's ``eval_util`` semantics
+(google/youtube-8m): ``argpartition`` top-k per video, a pooled list ranked by score, AP normalised by all
+positives, with AP from :mod:`tests.metrics.ap_reference`: a loop port of ``ap_at_n`` (shuffle with seed 0,
+then a stable sort) for data whose value does not depend on the order of ties, and the mean over every
+enumerated order of the tie groups otherwise.
 """
 from __future__ import annotations
 
-import random
+import math
 
 import numpy as np
 import pytest
@@ -20,7 +20,7 @@ from paddlevideo.metrics import (
     calculate_map,
     calculate_precision_at_equal_recall_rate,
 )
-
+from tests.metrics.ap_reference import brute_force_ap, google_ap_at_n
 
 # ------------------------------------------------------------------------------ references
 
@@ -39,30 +39,20 @@ def ref_perr(p, y):
 
 
 def ref_ap_google(scores, hits, total_positives):
-    """``average_precision_calculator.ap_at_n`` literally (n=None)."""
-    if total_positives == 0:
-        return 0.0
-    idx = list(range(len(scores)))
-    random.Random(0).shuffle(idx)
-    idx.sort(key=lambda i: -scores[i])
-    ap, poscount = 0.0, 0
-    for rank, i in enumerate(idx):
-        if hits[i] > 0:
-            poscount += 1
-            ap += poscount / (rank + 1) / total_positives
-    return ap
+    """``average_precision_calculator.ap_at_n(..., n=None, total_num_positives)`` as a loop."""
+    return google_ap_at_n(scores, hits, None, total_positives)
 
 
 def ref_ap_thresholds(scores, hits, total_positives):
-    """AP as sum over distinct thresholds t of (recall(t) - recall(prev)) * precision(t)."""
+    """The sklearn threshold rule this package used before: sum over distinct thresholds t of
+    (recall(t) - recall(previous t)) * precision(t). Only to show that a test case tells the rules apart."""
     if total_positives == 0:
         return 0.0
     ap, prev_recall = 0.0, 0.0
     for t in sorted(set(scores), reverse=True):
         chosen = [h for s, h in zip(scores, hits) if s >= t]
-        tp = sum(chosen)
-        recall = tp / total_positives
-        ap += (recall - prev_recall) * (tp / len(chosen))
+        recall = sum(chosen) / total_positives
+        ap += (recall - prev_recall) * (sum(chosen) / len(chosen))
         prev_recall = recall
     return ap
 
@@ -177,29 +167,75 @@ def test_no_positive_at_all():
     assert m.accumulate() == {"hit_at_one": 0.0, "perr": 0.0, "gap": 0.0, "map": 0.0, "num_videos": 4}
 
 
-def test_ties_follow_threshold_definition_and_ignore_order():
+def label_homogeneous_ties(n, c, seed):
+    """Scores on a coarse grid: positives on odd levels, negatives on even ones, so every group of tied
+    scores (in a video, in the pool, in a class) is all positive or all negative."""
+    rng = np.random.default_rng(seed)
+    y = np.zeros((n, c), np.float32)
+    for i in range(n):
+        y[i, rng.choice(c, size=int(rng.integers(1, 5)), replace=False)] = 1
+    level = np.where(y > 0, 2 * rng.integers(2, 10, (n, c)) + 1, 2 * rng.integers(0, 8, (n, c)))
+    return (level / 20).astype(np.float32), y
+
+
+def test_label_homogeneous_ties_equal_googles_eval():
+    # 60 videos x 25 classes, top-20: Google's value does not depend on the order of ties here
+    p, y = label_homogeneous_ties(60, 25, seed=4)
+    assert len(np.unique(p)) <= 20                              # heavily tied
+    r = YouTube8MMetric(25, top_k=20)
+    r.update(p, y)
+    r = r.accumulate()
+    google_gap, google_map = ref_gap(p, y, 20), ref_map(p, y, 20)
+    assert r["gap"] == pytest.approx(google_gap, abs=1e-12)
+    assert r["map"] == pytest.approx(google_map, abs=1e-12)
+    # the threshold rule (sklearn's) gives another GAP on this case, so the case tells the rules apart
+    assert abs(ref_gap(p, y, 20, ap=ref_ap_thresholds) - google_gap) > 1e-3
+
+
+def small_tied_case(rng, n=5, c=4, k=2):
+    """A few videos with scores on 4 levels, small enough to enumerate every order of the pool's ties."""
+    while True:
+        y = (rng.random((n, c)) < 0.4).astype(np.float32)
+        p = (rng.integers(1, 5, (n, c)) / 4).astype(np.float32)
+        _, counts = np.unique([s for _, s, _ in ref_pool(p, y, k)], return_counts=True)
+        if math.prod(math.factorial(int(m)) for m in counts) <= 20000:
+            return p, y
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_mixed_ties_equal_mean_over_all_tie_orders(seed):
+    rng = np.random.default_rng(100 + seed)
+    for _ in range(4):
+        p, y = small_tied_case(rng)
+        m = YouTube8MMetric(4, top_k=2)
+        m.update(p, y)
+        r = m.accumulate()
+        assert r["gap"] == pytest.approx(ref_gap(p, y, 2, ap=brute_force_ap), abs=1e-12)
+        assert r["map"] == pytest.approx(ref_map(p, y, 2, ap=brute_force_ap), abs=1e-12)
+
+
+def test_mixed_ties_do_not_depend_on_chunks_order_or_ranks():
     rng = np.random.default_rng(5)
     n, c = 40, 12
     y = (rng.random((n, c)) < 0.25).astype(np.float32)
-    p = np.round(rng.random((n, c)), 1).astype(np.float32)      # only 11 distinct values: many ties
-    p[:, 0] = 0.55                                              # a tie with no boundary ambiguity
-    k = c                                                       # top-k = all classes: no boundary ties
-    expected_gap = ref_gap(p, y, k, ap=ref_ap_thresholds)
-    expected_map = ref_map(p, y, k, ap=ref_ap_thresholds)
-    whole = YouTube8MMetric(c, top_k=k)
+    p = np.round(rng.random((n, c)), 1).astype(np.float32)      # only 11 distinct values: many mixed ties
+    whole = YouTube8MMetric(c, top_k=5)
     whole.update(p, y)
     r = whole.accumulate()
-    assert r["gap"] == pytest.approx(expected_gap, abs=1e-12)
-    assert r["map"] == pytest.approx(expected_map, abs=1e-12)
-    # Google's shuffle-based AP differs on ties in general; the threshold rule does not depend on
-    # how the data was chunked or ordered.
     perm = rng.permutation(n)
-    chunked = YouTube8MMetric(c, top_k=k)
+    chunked = YouTube8MMetric(c, top_k=5)
     for part in np.array_split(perm, 7):
         chunked.update(p[part], y[part])
-    r2 = chunked.accumulate()
-    assert r2["gap"] == pytest.approx(r["gap"], abs=1e-12)
-    assert r2["map"] == pytest.approx(r["map"], abs=1e-12)
+    assert chunked.accumulate() == pytest.approx(r, abs=1e-12)
+    ranks = [YouTube8MMetric(c, top_k=5) for _ in range(3)]     # three "processes", gathered by merge
+    for rank, part in zip(ranks, np.array_split(perm, 3)):
+        rank.update(p[part], y[part])
+    for other in ranks[1:]:
+        ranks[0].merge(other.state())
+    assert ranks[0].accumulate() == pytest.approx(r, abs=1e-12)
+    # Google's shuffle-based value changes with the order the videos arrive in on such data
+    google = {round(ref_gap(p[idx], y[idx], 5), 12) for idx in (np.arange(n), perm, perm[::-1])}
+    assert len(google) > 1
 
 
 def test_streaming_chunks_and_merge_equal_whole_split():

@@ -12,6 +12,7 @@ from png_check import png_size  # noqa: E402
 
 from paddlevideo.metrics.youtube8m import YouTube8MMetric  # noqa: E402
 from paddlevideo.tasks.report import precision_recall_curve, write_eval_report  # noqa: E402
+from tests.metrics.ap_reference import brute_force_ap  # noqa: E402
 
 
 def _loop_pr(scores, hits, total):
@@ -92,6 +93,32 @@ def test_report_files_match_definitions(tmp_path):
     assert out["map"] == pytest.approx(np.mean(aps), abs=1e-6)
     assert out["map"] == pytest.approx(metric.accumulate()["map"], abs=1e-6)
     assert png_size(out["png"]) == (1100, 420)
+
+
+def test_report_with_tied_scores_uses_the_expected_ap(tmp_path):
+    # scores on 3 levels: ties inside classes and in the pool, few enough orders to enumerate
+    rng = np.random.default_rng(2)
+    n, c, k = 6, 3, 2
+    labels = (rng.random((n, c)) < 0.5).astype(np.float32)
+    probs = (rng.integers(1, 4, (n, c)) / 4).astype(np.float32)
+    metric = YouTube8MMetric(c, top_k=k)
+    metric.update(probs, labels)
+    out = write_eval_report(metric, str(tmp_path), "test")
+    st = metric.state()
+    cls, sc, hit = st["classes"].ravel(), st["scores"].ravel(), st["hits"].ravel()
+    assert out["gap"] == pytest.approx(brute_force_ap(sc.tolist(), hit.tolist(), float(labels.sum())), abs=1e-12)
+    with open(out["csv"], newline="") as f:
+        rows = list(csv.DictReader(f))
+    for j, row in enumerate(rows):
+        if labels[:, j].sum() == 0:
+            assert row["ap"] == ""
+            continue
+        sel = cls == j
+        ref = brute_force_ap(sc[sel].tolist(), hit[sel].tolist(), float(labels[:, j].sum()))
+        assert float(row["ap"]) == pytest.approx(ref, abs=1e-6)          # the CSV has 6 decimals
+    result = metric.accumulate()
+    assert out["gap"] == pytest.approx(result["gap"], abs=1e-12)
+    assert out["map"] == pytest.approx(result["map"], abs=1e-6)
 
 
 def test_report_of_an_empty_metric_still_writes_files(tmp_path):
