@@ -34,7 +34,9 @@ __all__ = [
     "NFRAMES_CAP",
     "PKL_FEATURE_KEYS",
     "PKL_PROTOCOL",
+    "decode_pkl_video",
     "load_pickle",
+    "load_pkl_videos",
     "read_pkl",
     "record_to_pkl_dict",
     "tfrecord_to_pkl",
@@ -213,20 +215,41 @@ def _check_features(
 
 def _read_pkl(path: str, names: tuple[str, ...], dims: tuple[int, ...]) -> Iterator[dict[str, Any]]:
     """Generator behind read_pkl."""
-    obj = load_pickle(path)
-    if isinstance(obj, Mapping):
-        videos: Sequence[Any] = [obj]
-    elif isinstance(obj, (list, tuple)):
-        videos = obj
-    else:
-        raise BadPklError(path, None, f"expected a dict or a list of dicts, found {type(obj).__name__}")
+    videos = load_pkl_videos(path)
     for index, video in enumerate(videos):
-        if not isinstance(video, Mapping):
-            raise BadPklError(path, index, f"expected a dict, found {type(video).__name__}")
-        try:
-            yield _decode_video(video, names, dims)
-        except _BadVideo as exc:
-            raise BadPklError(path, index, str(exc)) from None
+        yield decode_pkl_video(path, index, video, names, dims)
+
+
+def load_pkl_videos(path: str | os.PathLike) -> Sequence[Any]:
+    """The video dicts of one pkl file, not yet checked: ``[dict]`` for a one-dict file, else the list.
+
+    Raises:
+        UnsafePickleError, BadPklError, OSError: see :func:`load_pickle`; BadPklError also for a
+            top-level object that is neither a dict nor a list.
+    """
+    path_str = os.fspath(path)
+    obj = load_pickle(path_str)
+    if isinstance(obj, Mapping):
+        return [obj]
+    if isinstance(obj, (list, tuple)):
+        return obj
+    raise BadPklError(path_str, None, f"expected a dict or a list of dicts, found {type(obj).__name__}")
+
+
+def decode_pkl_video(path: str, index: int, video: Any, feature_names: Sequence[str],
+                     feature_dims: Sequence[int]) -> dict[str, Any]:
+    """Check and convert video ``index`` of :func:`load_pkl_videos` into a record dict (see
+    :func:`read_pkl` for its layout).
+
+    Raises:
+        BadPklError: the video is not a dict of the pkl layout (names the file and the index).
+    """
+    if not isinstance(video, Mapping):
+        raise BadPklError(path, index, f"expected a dict, found {type(video).__name__}")
+    try:
+        return _decode_video(video, tuple(feature_names), tuple(feature_dims))
+    except _BadVideo as exc:
+        raise BadPklError(path, index, str(exc)) from None
 
 
 class _BadVideo(Exception):
