@@ -11,7 +11,8 @@ from ..registry import DATASETS
 from ..yt8m import CorruptRecordError, DataError, DataReadError, proto
 # read_tfrecord walks whole files; this dataset reads record ranges found through an index, so it uses
 # the reader's payload -> record step on its own.
-from ..yt8m.reader import RecordSchemaError, frame_decoder
+from ..yt8m.errors import RecordTypeError
+from ..yt8m.reader import RecordSchemaError, frame_decoder, record_type_mismatch
 from ..yt8m.tfrecord import FOOTER_SIZE, HEADER_SIZE, masked_crc32c
 from .base import ShardedVideoDataset
 from .sharding import FileIndex, dist_rank_and_world, index_tfrecord, locate
@@ -166,8 +167,11 @@ class YouTube8MTFRecordDataset(ShardedVideoDataset):
             raise CorruptRecordError(fi.path, index, offset,
                                      f"payload is not a valid tensorflow.SequenceExample protobuf ({e})") from None
         try:
-            record = decode(message)
+            record = decode(message, length)
         except RecordSchemaError as e:
+            other = record_type_mismatch(payload, "frame")
+            if other is not None:
+                raise RecordTypeError(fi.path, index, offset, other) from None
             raise CorruptRecordError(fi.path, index, offset, str(e)) from None
         frames = len(record[self.feature_names[0]])
         if frames < self.min_frames:
