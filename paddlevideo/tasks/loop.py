@@ -41,33 +41,54 @@ class AmpSettings:
 
 
 def iterate_batches(loader: Iterable[Any], dataset: Any = None) -> Iterator[Any]:
-    """Iterate a DataLoader, raising a corrupt-record error of the dataset with its file, record and
-    offset: Paddle re-raises worker errors as ``type(e)(traceback text)``, which loses them, and its
-    single-process loader thread drops them (the dataset then ends its stream and records the error,
-    see ``YouTube8MTFRecordDataset.recorded_error``)."""
-    recorded = getattr(dataset, "recorded_error", None)
-    if hasattr(dataset, "clear_recorded_error"):
-        dataset.clear_recorded_error()
+    """Iterate a DataLoader, raising the data error that ended one of the dataset's readers.
+
+    Inside ``paddle.io.DataLoader`` a dataset of :mod:`paddlevideo.loader.datasets` does not raise: it
+    records the error (file, record, byte offset) and ends its stream, because Paddle's loader thread
+    drops exceptions and its workers rebuild them from their message alone (see
+    :mod:`paddlevideo.loader.datasets.base`). This checks for a recorded error after every batch (one
+    ``stat``) and at the end, raises it, and stops the loader's workers.
+
+    Args:
+        loader: the DataLoader (any iterable of batches).
+        dataset: its dataset; ``begin_pass()`` is called first when it has one (it raises errors in the
+            index of the files here), ``recorded_error()`` is checked as described.
+
+    Yields:
+        The loader's batches.
+
+    Raises:
+        paddlevideo.loader.yt8m.DataError: the recorded error, with its type and attributes.
+    """
+    begin = getattr(dataset, "begin_pass", None)
+    if begin is not None:
+        begin()
+    recorded = getattr(dataset, "recorded_error", None) or (lambda: None)
     it = iter(loader)
-    while True:
-        try:
-            batch = next(it)
-        except StopIteration:
-            err = recorded() if recorded is not None else None
+    try:
+        while True:
+            try:
+                batch = next(it)
+            except StopIteration:
+                err = recorded()
+                if err is not None:
+                    raise err from None
+                return
+            except Exception:
+                err = recorded()
+                if err is not None:
+                    raise err from None
+                raise
+            err = recorded()
             if err is not None:
                 raise err from None
-            return
-        except BaseException:
-            # Stop the loader's worker processes now: the traceback keeps the iterator alive, and its
-            # workers would otherwise block the interpreter's exit on their result queues.
-            shutdown = getattr(it, "_try_shutdown_all", None)
-            if shutdown is not None:
-                shutdown()
-            err = recorded() if recorded is not None else None
-            if err is not None:
-                raise err from None
-            raise
-        yield batch
+            yield batch
+    finally:
+        # Stop the loader's worker processes now: a traceback keeps the iterator alive, and its workers
+        # would otherwise block the interpreter's exit on their result queues.
+        shutdown = getattr(it, "_try_shutdown_all", None)
+        if shutdown is not None:
+            shutdown()
 
 
 def _hms(seconds: float) -> str:

@@ -1,16 +1,45 @@
 """What the streaming YouTube-8M datasets share: the epoch split across ranks, steps and loader workers,
-the shuffle buffer, length bucketing and the batch collate. A format only says which sources (files) an
-epoch reads, how many videos each holds, and how to read a range of them."""
+the shuffle buffer, length bucketing, the batch collate, and how errors and skipped records reach the
+main process. A format only says which sources (files) an epoch reads, how many videos each holds, and
+how to read a range of them.
+
+Errors inside ``paddle.io.DataLoader``: Paddle 3.3's single-process loader reads the dataset in a thread
+whose exceptions are lost (the loader then waits forever), and its worker processes re-raise an error
+in the main process as ``type(e)(traceback text)``, which breaks errors whose constructor takes more
+than a message. So inside a loader the dataset never lets an exception escape: it turns it into a
+:class:`~paddlevideo.loader.yt8m.DataError` naming the file, record and byte offset, writes a JSON
+description of it to a per-dataset report folder, and ends its stream; the main process finds it with
+:meth:`ShardedVideoDataset.recorded_error` (:func:`paddlevideo.tasks.loop.iterate_batches` checks after
+every batch). Iterated directly (no loader), the dataset raises the same error.
+"""
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import tempfile
+import threading
+import weakref
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 from paddle.io import IterableDataset, get_worker_info
 
 from ..pipelines import Compose, collate_frames
+from ..yt8m.errors import (BadPklError, CorruptRecordError, DataError, DataReadError, describe_error,
+                           error_from_description)
 from .bucketing import bucket_by_length
 from .sharding import dist_rank_and_world, num_global_steps, rank_step_ranges, worker_ranges
+
+_ERROR_FILE = "error.json"
+#: Errors that ``skip_corrupt`` skips: damaged or malformed content of one record / video.
+SKIPPABLE = (CorruptRecordError, BadPklError)
+
+
+def in_loader() -> bool:
+    """True when running inside a ``paddle.io.DataLoader``: in a worker process, or in the reading
+    thread of the single-process loader (any thread but the main one)."""
+    return get_worker_info() is not None or threading.current_thread() is not threading.main_thread()
 
 
 def shuffle_buffered(records: Iterable[Dict[str, Any]], size: int,
@@ -52,6 +81,11 @@ class ShardedVideoDataset(IterableDataset):
         seed: base seed of the shuffling; the epoch order is seeded by ``(seed, epoch)``, the buffer by
             ``(seed, epoch, rank, worker)``, so an epoch's order is reproducible.
         bucket_window: length bucketing (:mod:`.bucketing`) over windows of this many batches; 0 = off.
+        skip_corrupt: skip (and count, :meth:`pop_skipped`) records whose content is damaged
+            (:data:`SKIPPABLE`) instead of raising. Unreadable files are never skipped.
+
+    Every error while reading is a :class:`~paddlevideo.loader.yt8m.DataError` (see the module doc
+    for how it leaves a DataLoader).
 
     Raises:
         ValueError: ``feature_names`` and ``feature_dims`` differ in length.
@@ -59,7 +93,7 @@ class ShardedVideoDataset(IterableDataset):
 
     def __init__(self, pipeline: Optional[Sequence[Any]], feature_names: Sequence[str],
                  feature_dims: Sequence[int], shuffle: bool, shuffle_buffer: int, seed: int,
-                 bucket_window: int) -> None:
+                 bucket_window: int, skip_corrupt: bool = False) -> None:
         super().__init__()
         self.pipeline = Compose(pipeline)
         self.feature_names = list(feature_names)
@@ -73,6 +107,9 @@ class ShardedVideoDataset(IterableDataset):
         self.bucket_window = int(bucket_window)
         self.epoch = 0
         self.batch_size = 1
+        self.skip_corrupt = bool(skip_corrupt)
+        self._report_dir = tempfile.mkdtemp(prefix="pv_data_")
+        weakref.finalize(self, shutil.rmtree, self._report_dir, True)
 
     # ------------------------------------------------------------------ what a format provides
 
@@ -88,6 +125,14 @@ class ShardedVideoDataset(IterableDataset):
     def num_records(self) -> int:
         """Videos in all sources."""
         return sum(self.epoch_sources()[1])
+
+    def source_name(self) -> str:
+        """What the dataset reads (file pattern or list file), for errors that concern no single file."""
+        return type(self).__name__
+
+    def persistent_skips(self) -> List[DataError]:
+        """Skipped problems found while indexing (they are reported again every epoch); none by default."""
+        return []
 
     # ------------------------------------------------------------------ shared mechanics
 
@@ -111,12 +156,111 @@ class ShardedVideoDataset(IterableDataset):
         world = dist_rank_and_world()[1] if world is None else int(world)
         return num_global_steps(self.num_records(), world, self.batch_size)
 
-    @staticmethod
-    def collate(records: List[Dict[str, Any]]) -> Dict[str, np.ndarray]:
-        """Batch collate, see :func:`paddlevideo.loader.pipelines.collate_frames`."""
-        return collate_frames(records)
+    def collate(self, records: List[Dict[str, Any]]) -> Dict[str, np.ndarray]:
+        """Batch collate, see :func:`paddlevideo.loader.pipelines.collate_frames`. Inside a loader an
+        error is recorded (:meth:`recorded_error`) and ends the stream instead of escaping."""
+        try:
+            return collate_frames(records)
+        except Exception as e:
+            if not in_loader():
+                raise
+            self._record_error(self._as_data_error(e))
+            raise StopIteration from None  # the loader's fetcher ends the stream cleanly on this
+
+    # ------------------------------------------------------------------ errors and skipped records
+
+    def _as_data_error(self, e: BaseException) -> DataError:
+        """``e`` itself for a data error; else a DataReadError (readers add file and record themselves,
+        so what reaches here concerns no single file)."""
+        if isinstance(e, DataError):
+            return e
+        return DataReadError.from_exception(e, self.source_name())
+
+    def _on_corrupt(self, e: DataError) -> None:
+        """Skip (and count) ``e`` when ``skip_corrupt`` and it is :data:`SKIPPABLE`; else raise it."""
+        if not (self.skip_corrupt and isinstance(e, SKIPPABLE)):
+            raise e
+        self._write(f"skipped.{os.getpid()}.jsonl", describe_error(e), mode="a")
+
+    def _write(self, name: str, data: Dict[str, Any], mode: str) -> None:
+        if not os.path.isdir(self._report_dir):
+            return
+        with open(os.path.join(self._report_dir, name), mode, encoding="utf-8") as f:
+            f.write(json.dumps(data) + "\n")
+
+    def _record_error(self, e: DataError) -> None:
+        """Leave ``e`` where :meth:`recorded_error` finds it (written whole, then renamed into place)."""
+        if not os.path.isdir(self._report_dir):
+            return
+        tmp = os.path.join(self._report_dir, f".{_ERROR_FILE}.{os.getpid()}.{threading.get_ident()}")
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(json.dumps(describe_error(e)))
+        os.replace(tmp, os.path.join(self._report_dir, _ERROR_FILE))
+
+    def recorded_error(self) -> Optional[DataError]:
+        """The error that ended a reader of this dataset (in a loader thread or worker process) since
+        :meth:`begin_pass`, rebuilt with its type and attributes, or None. One ``stat`` when there is none."""
+        path = os.path.join(self._report_dir, _ERROR_FILE)
+        try:
+            with open(path, encoding="utf-8") as f:
+                return error_from_description(json.load(f))
+        except FileNotFoundError:
+            return None
+
+    def clear_recorded_error(self) -> None:
+        """Forget a recorded error."""
+        try:
+            os.remove(os.path.join(self._report_dir, _ERROR_FILE))
+        except FileNotFoundError:
+            pass
+
+    def begin_pass(self) -> None:
+        """Call in the main process before a DataLoader pass over the data: forgets an old recorded
+        error and builds the sources' index here, so that an error in it (an unreadable or truncated
+        file) is raised in the caller's thread, and loader workers inherit the index.
+
+        Raises:
+            DataError: a problem found while indexing (unless ``skip_corrupt`` skips it).
+        """
+        self.clear_recorded_error()
+        try:
+            self.epoch_sources()
+        except DataError:
+            raise
+        except Exception as e:
+            raise self._as_data_error(e) from None
+
+    def pop_skipped(self) -> List[Dict[str, Any]]:
+        """The records skipped since the last call (all readers of this process and its loader workers),
+        each ``{"path", "index", "offset", "reason", "message", "type"}`` (``offset`` None for pkl files),
+        sorted by path and index; then forgets them. Problems found while indexing (the unframeable
+        tail of a TFRecord, an unreadable pkl) are listed every epoch, on rank 0 only."""
+        skipped: List[Dict[str, Any]] = []
+        if os.path.isdir(self._report_dir):
+            for name in os.listdir(self._report_dir):
+                if name.startswith("skipped."):
+                    full = os.path.join(self._report_dir, name)
+                    with open(full, encoding="utf-8") as f:
+                        skipped.extend(json.loads(line) for line in f if line.strip())
+                    os.remove(full)
+        if self.skip_corrupt and dist_rank_and_world()[0] == 0:
+            skipped.extend(describe_error(e) for e in self.persistent_skips())
+        for d in skipped:
+            d.pop("args", None)
+        return sorted(skipped, key=lambda d: (d["path"] or "", -1 if d["index"] is None else d["index"]))
+
+    # ------------------------------------------------------------------ iteration
 
     def __iter__(self) -> Iterator[Dict[str, Any]]:
+        try:
+            yield from self._iter_records()
+        except Exception as e:
+            err = self._as_data_error(e)
+            if not in_loader():
+                raise err from (None if err is e else e)
+            self._record_error(err)  # and end the stream: the main process raises it
+
+    def _iter_records(self) -> Iterator[Dict[str, Any]]:
         info = get_worker_info()
         worker_id, num_workers = (info.id, info.num_workers) if info is not None else (0, 1)
         rank, world = dist_rank_and_world()

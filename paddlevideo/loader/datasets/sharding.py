@@ -23,16 +23,37 @@ from __future__ import annotations
 
 import math
 import os
+import stat
 import struct
 from dataclasses import dataclass, field
 from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..yt8m import CorruptRecordError
+from ..yt8m import CorruptRecordError, DataReadError
 from ..yt8m.tfrecord import FOOTER_SIZE, HEADER_SIZE, masked_crc32c
 
 _HEADER = struct.Struct("<QI")
+_GZIP_MAGIC = b"\x1f\x8b"
+_FILE_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"),
+               (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+
+
+def regular_file_size(path: str) -> int:
+    """Size in bytes of ``path``, which must be a regular file (symlinks followed).
+
+    Raises:
+        DataReadError: the path is missing (also a dangling symlink), unreadable (a symlink loop,
+            permissions) or not a regular file (a directory, a FIFO, which would block a reader forever).
+    """
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        raise DataReadError.from_exception(e, path) from None
+    if not stat.S_ISREG(st.st_mode):
+        kind = next((name for test, name in _FILE_KINDS if test(st.st_mode)), "not a regular file")
+        raise DataReadError(path, f"cannot read the file: it is {kind}, not a regular file")
+    return int(st.st_size)
 
 
 def dist_rank_and_world() -> Tuple[int, int]:
@@ -86,12 +107,20 @@ def index_tfrecord(path: str) -> FileIndex:
         The :class:`FileIndex`.
 
     Raises:
-        OSError: the file cannot be opened.
+        DataReadError: the file cannot be opened or read (see :func:`regular_file_size`), or it is
+            gzip-compressed (only uncompressed TFRecords are read).
     """
+    size = regular_file_size(path)
+    try:
+        return _index(path, size)
+    except OSError as e:
+        raise DataReadError.from_exception(e, path) from None
+
+
+def _index(path: str, size: int) -> FileIndex:
     offsets: List[int] = []
     lengths: List[int] = []
     problem = None
-    size = os.path.getsize(path)
     with open(path, "rb") as f:
         offset, index = 0, 0
         while offset < size:
@@ -102,6 +131,10 @@ def index_tfrecord(path: str) -> FileIndex:
                 break
             length, crc = _HEADER.unpack(header)
             if crc != masked_crc32c(header[:8]):
+                if index == 0 and header.startswith(_GZIP_MAGIC):
+                    raise DataReadError(path, "the file is gzip-compressed (a TFRecord written with compression "
+                                        "GZIP); only uncompressed TFRecords are read: decompress it first, "
+                                        "e.g. gunzip -c FILE > FILE.tfrecord")
                 problem = CorruptRecordError(path, index, offset, f"length CRC mismatch for length field {length} "
                                              "(the rest of the file cannot be framed)")
                 break

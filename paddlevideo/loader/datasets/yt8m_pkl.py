@@ -4,11 +4,11 @@ from __future__ import annotations
 import os
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
-from paddle.io import get_worker_info
-
 from ..registry import DATASETS
-from ..yt8m import BadPklError, UnsafePickleError, load_pickle, read_pkl
+from ..yt8m import BadPklError, DataError, DataReadError, load_pickle, read_pkl
+from ..yt8m.pkl import decode_pkl_video, load_pkl_videos
 from .base import ShardedVideoDataset
+from .sharding import regular_file_size
 from .sharding import locate
 
 # A pickle that starts with PROTO <n> EMPTY_DICT holds one dict, i.e. one video (split files).
@@ -48,7 +48,7 @@ def read_list_file(file_path: str, data_prefix: Optional[str] = None) -> List[st
                 continue
             path = os.path.join(prefix, tokens[0])
             paths.append(path)
-            if not os.path.isfile(path):
+            if not os.path.lexists(path):
                 missing.append(f"line {number}: {path}")
     if missing:
         shown = "; ".join(missing[:5]) + (f"; ... ({len(missing)} in all)" if len(missing) > 5 else "")
@@ -82,6 +82,8 @@ class YouTube8MPklDataset(ShardedVideoDataset):
         seed: base seed of the shuffling.
         bucket_window: length bucketing (:mod:`.bucketing`) over windows of this many batches of
             :meth:`set_batch_size` records; 0 = off.
+        skip_corrupt: skip and count malformed videos (:class:`BadPklError`) instead of raising; a file
+            that is not a pickle at all is skipped whole. Unsafe pickles and unreadable files still raise.
 
     Yields pipeline outputs (record dicts); :meth:`collate` turns a list of them into a batch
     ``{"rgb": uint8[B, Tmax, 1024], "audio": uint8[B, Tmax, 128], "lengths": int64[B],
@@ -89,10 +91,11 @@ class YouTube8MPklDataset(ShardedVideoDataset):
 
     Raises:
         FileNotFoundError: the list file or a listed file is missing (at construction).
-        ValueError: the list is empty, or a pipeline step rejects a record (naming file and video).
-        UnsafePickleError / BadPklError: a pkl references a forbidden global or is malformed. In a
-            loader worker they are re-raised as ``ValueError`` with the same message, because Paddle
-            rebuilds worker errors from their message alone.
+        ValueError: the list is empty.
+        UnsafePickleError / BadPklError: a pkl references a forbidden global or is malformed, or a
+            pipeline step rejects a video (naming file and video).
+        DataReadError: a listed file cannot be read (a directory, a FIFO, a dangling symlink ...).
+        Inside a DataLoader these are recorded instead (:mod:`.base`).
 
     Source: PaddleVideo ``FeatureDataset`` (list file + ``data_prefix``), YT8M.md §2.3.
     """
@@ -101,21 +104,44 @@ class YouTube8MPklDataset(ShardedVideoDataset):
                  pipeline: Optional[Sequence[Any]] = None,
                  feature_names: Sequence[str] = ("rgb", "audio"), feature_dims: Sequence[int] = (1024, 128),
                  shuffle: bool = False, shuffle_buffer: int = 1024, seed: int = 0,
-                 bucket_window: int = 0) -> None:
-        super().__init__(pipeline, feature_names, feature_dims, shuffle, shuffle_buffer, seed, bucket_window)
+                 bucket_window: int = 0, skip_corrupt: bool = False) -> None:
+        super().__init__(pipeline, feature_names, feature_dims, shuffle, shuffle_buffer, seed, bucket_window,
+                         skip_corrupt)
+        self.file_path = file_path
         self.files = read_list_file(file_path, data_prefix)
         read_pkl(self.files[0], self.feature_names, self.feature_dims)  # checks the arguments only
         self._counts: Optional[List[int]] = None
+        self._count_problems: List[DataError] = []
+
+    def source_name(self) -> str:
+        """The list file."""
+        return str(self.file_path)
 
     def counts(self) -> List[int]:
         """Videos in each listed file, in list order (counted once, then cached).
 
         Raises:
-            UnsafePickleError, BadPklError: a whole-file pkl that is unsafe or not a list of dicts.
+            UnsafePickleError, BadPklError: a whole-file pkl that is unsafe or not a list of dicts
+                (a BadPklError counts 0 videos under ``skip_corrupt``, reported every epoch).
+            DataReadError: a listed file cannot be read.
         """
         if self._counts is None:
-            self._counts = [_count_videos(p) for p in self.files]
+            counts, problems = [], []
+            for p in self.files:
+                try:
+                    counts.append(_count_videos(p))
+                except BadPklError as e:
+                    if not self.skip_corrupt:
+                        raise
+                    counts.append(0)
+                    problems.append(e)
+            self._counts, self._count_problems = counts, problems
         return self._counts
+
+    def persistent_skips(self) -> List[DataError]:
+        """Files skipped whole when counting (not a pickle, not a list of dicts), reported every epoch."""
+        self.counts()
+        return list(self._count_problems)
 
     def epoch_sources(self) -> Tuple[List[str], List[int]]:
         """The pkl paths in this epoch's order (shuffled by ``(seed, epoch)`` in training) and the
@@ -124,41 +150,60 @@ class YouTube8MPklDataset(ShardedVideoDataset):
         order = self.epoch_order(len(self.files))
         return [self.files[i] for i in order], [counts[i] for i in order]
 
-    def __iter__(self) -> Iterator[Dict[str, Any]]:
-        if get_worker_info() is None:
-            yield from super().__iter__()
-            return
-        try:
-            yield from super().__iter__()
-        except (BadPklError, UnsafePickleError) as e:
-            raise ValueError(str(e)) from None
-
     def read_ranges(self, files: List[str], counts: List[int],
                     ranges: Sequence[Tuple[int, int]]) -> Iterator[Dict[str, Any]]:
         """Pipelined videos of the global ranges ``[start, stop)`` (see
         :class:`.base.ShardedVideoDataset`); each file is loaded once while its videos are read."""
-        cached: Tuple[Optional[int], List[Dict[str, Any]]] = (None, [])  # the last file read
+        cached: Tuple[Optional[int], Optional[Sequence[Any]]] = (None, None)  # the last file loaded
         for start, stop in ranges:
             for position, first, last in locate(start, stop, counts):
-                if cached[0] != position:
-                    cached = (position, list(read_pkl(files[position], self.feature_names, self.feature_dims)))
-                videos = cached[1]
-                if len(videos) != counts[position]:
-                    raise ValueError(f"{files[position]} now holds {len(videos)} videos, not the "
-                                     f"{counts[position]} counted (was it changed while reading?)")
-                for index in range(first, last):
-                    record = dict(videos[index])
-                    try:
-                        yield self.pipeline(record)
-                    except (ValueError, KeyError) as e:
-                        raise ValueError(f"{files[position]}: video {index} (id {record.get('id')!r}): "
-                                         f"{e}") from None
+                path, index = files[position], first
+                try:
+                    if cached[0] != position:
+                        try:
+                            loaded: Optional[Sequence[Any]] = load_pkl_videos(path)
+                        except BadPklError as e:
+                            self._on_corrupt(e)  # raises, or skips the whole file (reported once)
+                            loaded = None
+                        cached = (position, loaded)
+                    videos = cached[1]
+                    if videos is None:
+                        continue
+                    if len(videos) != counts[position]:
+                        raise DataReadError(path, f"the file now holds {len(videos)} videos, not the "
+                                            f"{counts[position]} counted (was it changed while reading?)")
+                    for index in range(first, last):
+                        try:
+                            yield self._decode(path, index, videos[index])
+                        except BadPklError as e:
+                            self._on_corrupt(e)
+                except DataError:
+                    raise
+                except Exception as e:  # I/O errors, and anything unexpected: name the file and video
+                    raise DataReadError.from_exception(e, path, index) from None
+
+    def _decode(self, path: str, index: int, video: Any) -> Dict[str, Any]:
+        """The pipelined record of one video dict; BadPklError when the video or a pipeline step rejects it."""
+        record = decode_pkl_video(path, index, video, self.feature_names, self.feature_dims)
+        try:
+            return self.pipeline(record)
+        except (ValueError, KeyError) as e:
+            reason = e.args[0] if isinstance(e, KeyError) and e.args else e
+            raise BadPklError(path, index, f"id {record.get('id')!r}: {reason}") from None
 
 
 def _count_videos(path: str) -> int:
-    """Videos in one pkl file: 1 for a pickled dict (seen from its first bytes), else the list length."""
-    with open(path, "rb") as f:
-        head = f.read(3)
+    """Videos in one pkl file: 1 for a pickled dict (seen from its first bytes), else the list length.
+
+    Raises:
+        DataReadError: the file cannot be read; UnsafePickleError / BadPklError: see :func:`load_pickle`.
+    """
+    regular_file_size(path)
+    try:
+        with open(path, "rb") as f:
+            head = f.read(3)
+    except OSError as e:
+        raise DataReadError.from_exception(e, path) from None
     if head[:1] == b"\x80" and head[2:3] == _ONE_DICT_PREFIX:
         return 1
     obj = load_pickle(path)

@@ -2,29 +2,22 @@
 from __future__ import annotations
 
 import glob
-import json
 import os
-import shutil
 import struct
-import tempfile
-import threading
-import weakref
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
-
-from paddle.io import get_worker_info
 
 from ...utils.logger import get_logger
 from ..registry import DATASETS
-from ..yt8m import CorruptRecordError, proto
+from ..yt8m import CorruptRecordError, DataError, DataReadError, proto
 # read_tfrecord walks whole files; this dataset reads record ranges found through an index, so it uses
 # the reader's payload -> record step on its own.
-from ..yt8m.reader import RecordSchemaError, frame_decoder
+from ..yt8m.errors import RecordTypeError
+from ..yt8m.reader import RecordSchemaError, frame_decoder, record_type_mismatch
 from ..yt8m.tfrecord import FOOTER_SIZE, HEADER_SIZE, masked_crc32c
 from .base import ShardedVideoDataset
 from .sharding import FileIndex, dist_rank_and_world, index_tfrecord, locate
 
 _FOOTER = struct.Struct("<I")
-_ERROR_FILE = "error.json"
 
 
 def expand_file_pattern(file_pattern: Union[str, Sequence[str]]) -> List[str]:
@@ -40,11 +33,6 @@ def expand_file_pattern(file_pattern: Union[str, Sequence[str]]) -> List[str]:
     if not files:
         raise FileNotFoundError(f"no file matches {file_pattern!r} (working directory {os.getcwd()})")
     return files
-
-
-def error_to_dict(e: CorruptRecordError) -> Dict[str, Any]:
-    """``{"path", "index", "offset", "reason"}`` of a corrupt-record error (JSON-serialisable)."""
-    return {"path": e.path, "index": e.index, "offset": e.offset, "reason": e.reason}
 
 
 @DATASETS.register()
@@ -88,14 +76,17 @@ class YouTube8MTFRecordDataset(ShardedVideoDataset):
                  feature_names: Sequence[str] = ("rgb", "audio"), feature_dims: Sequence[int] = (1024, 128),
                  id_key: Optional[str] = None, shuffle: bool = False, shuffle_buffer: int = 1024,
                  seed: int = 0, skip_corrupt: bool = False, min_frames: int = 1, bucket_window: int = 0) -> None:
-        super().__init__(pipeline, feature_names, feature_dims, shuffle, shuffle_buffer, seed, bucket_window)
+        super().__init__(pipeline, feature_names, feature_dims, shuffle, shuffle_buffer, seed, bucket_window,
+                         skip_corrupt)
+        self.file_pattern = file_pattern
         self.files = expand_file_pattern(file_pattern)
         self.id_key = id_key
-        self.skip_corrupt = bool(skip_corrupt)
         self.min_frames = int(min_frames)
         self._index: Optional[List[FileIndex]] = None
-        self._report_dir = tempfile.mkdtemp(prefix="pv_tfrecord_")
-        weakref.finalize(self, shutil.rmtree, self._report_dir, True)
+
+    def source_name(self) -> str:
+        """The file pattern."""
+        return str(self.file_pattern)
 
     # ------------------------------------------------------------------ set-up
 
@@ -138,16 +129,21 @@ class YouTube8MTFRecordDataset(ShardedVideoDataset):
         for start, stop in ranges:
             for position, first, last in locate(start, stop, counts):
                 fi = files[position]
-                with open(fi.path, "rb") as f:
-                    for index in range(first, last):
-                        offset = int(fi.offsets[index])
-                        try:
-                            record = self._decode(f, fi, index, offset, decode, message_class)
-                        except CorruptRecordError as e:
-                            if self._on_corrupt(e):
-                                return
-                            continue
-                        yield record
+                index, offset = first, None
+                try:
+                    with open(fi.path, "rb") as f:
+                        for index in range(first, last):
+                            offset = int(fi.offsets[index])
+                            try:
+                                record = self._decode(f, fi, index, offset, decode, message_class)
+                            except CorruptRecordError as e:
+                                self._on_corrupt(e)
+                                continue
+                            yield record
+                except DataError:
+                    raise
+                except Exception as e:  # I/O errors, and anything unexpected: name the file and record
+                    raise DataReadError.from_exception(e, fi.path, index, offset) from None
 
     def _decode(self, f, fi: FileIndex, index: int, offset: int, decode, message_class) -> Dict[str, Any]:
         from google.protobuf.message import DecodeError
@@ -171,8 +167,11 @@ class YouTube8MTFRecordDataset(ShardedVideoDataset):
             raise CorruptRecordError(fi.path, index, offset,
                                      f"payload is not a valid tensorflow.SequenceExample protobuf ({e})") from None
         try:
-            record = decode(message)
+            record = decode(message, length)
         except RecordSchemaError as e:
+            other = record_type_mismatch(payload, "frame")
+            if other is not None:
+                raise RecordTypeError(fi.path, index, offset, other) from None
             raise CorruptRecordError(fi.path, index, offset, str(e)) from None
         frames = len(record[self.feature_names[0]])
         if frames < self.min_frames:
@@ -184,60 +183,7 @@ class YouTube8MTFRecordDataset(ShardedVideoDataset):
             reason = e.args[0] if isinstance(e, KeyError) and e.args else e
             raise CorruptRecordError(fi.path, index, offset, f"video {record['id']!r}: {reason}") from None
 
-    # ------------------------------------------------------------------ corrupt-record reports
-
-    def _on_corrupt(self, e: CorruptRecordError) -> bool:
-        """Skip (and log) ``e``, or raise it; returns True when the stream must end instead.
-
-        A DataLoader worker re-raises exceptions in the main process as ``type(e)(traceback text)``,
-        which loses the attributes, and the single-process DataLoader of Paddle 3.3 runs the dataset in
-        a thread whose exceptions are lost (the loader then waits forever). So the error is first left
-        where the main process finds it (:meth:`recorded_error`, used by
-        :func:`paddlevideo.tasks.loop.iterate_batches`); in a loader thread the stream then just ends.
-        """
-        if self.skip_corrupt:
-            self._write(f"skipped.{os.getpid()}.jsonl", error_to_dict(e), mode="a")
-            return False
-        self._write(_ERROR_FILE, error_to_dict(e), mode="w")
-        if get_worker_info() is None and threading.current_thread() is not threading.main_thread():
-            return True
-        raise e
-
-    def _write(self, name: str, data: Dict[str, Any], mode: str) -> None:
-        if not os.path.isdir(self._report_dir):
-            return
-        with open(os.path.join(self._report_dir, name), mode, encoding="utf-8") as f:
-            f.write(json.dumps(data) + "\n")
-
-    def recorded_error(self) -> Optional[CorruptRecordError]:
-        """The corrupt-record error last raised by any reader of this dataset (also one in a loader
-        worker), or None."""
-        path = os.path.join(self._report_dir, _ERROR_FILE)
-        if not os.path.isfile(path):
-            return None
-        with open(path, encoding="utf-8") as f:
-            d = json.loads(f.readline())
-        return CorruptRecordError(d["path"], d["index"], d["offset"], d["reason"])
-
-    def clear_recorded_error(self) -> None:
-        """Forget a recorded error (called when a new pass over the data starts)."""
-        try:
-            os.remove(os.path.join(self._report_dir, _ERROR_FILE))
-        except FileNotFoundError:
-            pass
-
-    def pop_skipped(self) -> List[Dict[str, Any]]:
-        """The records skipped since the last call (all readers of this process and its loader workers),
-        each ``{"path", "index", "offset", "reason"}``, sorted by path and index; then forgets them.
-        Files whose tail could not be framed are listed every epoch, on rank 0 only."""
-        skipped: List[Dict[str, Any]] = []
-        if os.path.isdir(self._report_dir):
-            for name in os.listdir(self._report_dir):
-                if name.startswith("skipped."):
-                    full = os.path.join(self._report_dir, name)
-                    with open(full, encoding="utf-8") as f:
-                        skipped.extend(json.loads(line) for line in f if line.strip())
-                    os.remove(full)
-        if self.skip_corrupt and dist_rank_and_world()[0] == 0:
-            skipped.extend(error_to_dict(fi.problem) for fi in self.index() if fi.problem is not None)
-        return sorted(skipped, key=lambda d: (d["path"], d["index"]))
+    def persistent_skips(self) -> List[CorruptRecordError]:
+        """The framing problems (truncated tail, bad length CRC) of the indexed files, skipped under
+        ``skip_corrupt`` and reported every epoch."""
+        return [fi.problem for fi in self.index() if fi.problem is not None]

@@ -2,7 +2,7 @@
 
 Imports only; nothing runs at import time and PaddlePaddle is not imported.
 """
-from .errors import BadPklError, CorruptRecordError, UnsafePickleError
+from .errors import BadPklError, CorruptRecordError, DataError, DataReadError, RecordTypeError, UnsafePickleError
 from .pkl import load_pickle, read_pkl
 from .quantization import dequantize_numpy, quantize_numpy
 from .reader import read_tfrecord, write_tfrecord
@@ -11,6 +11,9 @@ from .tfrecord import iter_records
 __all__ = [
     "BadPklError",
     "CorruptRecordError",
+    "DataError",
+    "DataReadError",
+    "RecordTypeError",
     "UnsafePickleError",
     "load_pickle",
     "read_pkl",

@@ -5,10 +5,22 @@ import os
 
 import pickle
 
-__all__ = ["BadPklError", "CorruptRecordError", "UnsafePickleError"]
+__all__ = ["BadPklError", "CorruptRecordError", "DataError", "DataReadError", "RecordTypeError",
+           "UnsafePickleError", "describe_error", "error_from_description"]
 
 
-class CorruptRecordError(ValueError):
+class DataError(ValueError):
+    """Base of every error about the *data files* a reader was given (content, type or access).
+
+    Each subclass carries ``path`` (``str``, the file) and, where it applies, ``index`` (0-based
+    record or video) and ``offset`` (byte offset of the record), and pickles with them (its
+    ``__reduce__``), so it survives the trip from a loader worker process. Command-line entry
+    points turn it into one ``error:`` line. It subclasses ``ValueError`` so that callers that
+    catch ``ValueError`` keep working.
+    """
+
+
+class CorruptRecordError(DataError):
     """A record in a TFRecord file is damaged or does not follow the YouTube-8M schema.
 
     Raised for every problem with the *content* of a file: a length or data CRC-32C that does
@@ -17,7 +29,7 @@ class CorruptRecordError(ValueError):
     feature, or a feature whose width is not the configured one (schema in YT8M.md §1.2, §1.4).
     Problems with the caller's *arguments* raise ``ValueError`` / ``TypeError`` instead.
 
-    It subclasses ``ValueError`` so that callers that already catch ``ValueError`` keep working.
+    It subclasses :class:`DataError` (a ``ValueError``), so callers that catch ``ValueError`` keep working.
 
     Attributes:
         path: the file, as given by the caller (``str``).
@@ -48,7 +60,7 @@ class CorruptRecordError(ValueError):
         return (type(self), (self.path, self.index, self.offset, self.reason))
 
 
-class BadPklError(ValueError):
+class BadPklError(DataError):
     """A PaddleVideo pkl file cannot be read or does not follow the pkl layout of YT8M.md §2.
 
     Raised for a file that is not a pickle (or is cut short), a top-level object that is neither
@@ -57,7 +69,7 @@ class BadPklError(ValueError):
     configured width, features with different frame counts, or an ``nframes`` that is negative
     or larger than the frames stored.
 
-    It subclasses ``ValueError``, like :class:`CorruptRecordError`.
+    It subclasses :class:`DataError` (a ``ValueError``), like :class:`CorruptRecordError`.
 
     Attributes:
         path: the file, as given by the caller (``str``).
@@ -87,14 +99,14 @@ class BadPklError(ValueError):
         return (type(self), (self.path, self.index, self.reason))
 
 
-class UnsafePickleError(pickle.UnpicklingError, ValueError):
+class UnsafePickleError(pickle.UnpicklingError, DataError):
     """A pickle file asks for a global (class or function) outside the pkl allow-list.
 
     The restricted unpickler (:func:`paddlevideo.loader.yt8m.pkl.load_pickle`) raises this from
     ``find_class``, i.e. *before* the global is imported or called: a pickle whose payload would
     run a command (``os.system``, ``subprocess.Popen``, ``builtins.eval`` ...) is refused without
     running anything. It subclasses ``pickle.UnpicklingError`` (what a restricted unpickler is
-    documented to raise, Python ``pickle`` docs, "Restricting Globals") and ``ValueError``.
+    documented to raise, Python ``pickle`` docs, "Restricting Globals") and :class:`DataError`.
 
     Attributes:
         path: the file, as given by the caller (``str``).
@@ -121,3 +133,127 @@ class UnsafePickleError(pickle.UnpicklingError, ValueError):
     def __reduce__(self):
         """Keep the attributes when the error crosses a process boundary (workers, pools)."""
         return (type(self), (self.path, self.global_name))
+
+
+def _where(path: str, index: int | None, offset: int | None) -> str:
+    """``"<path>: record <index> at byte <offset>"`` with the parts that are known."""
+    where = path
+    if index is not None:
+        where += f": record {index}"
+        if offset is not None:
+            where += f" at byte {offset}"
+    return where
+
+
+class DataReadError(DataError):
+    """A data file cannot be read at all, or reading it failed in a way that is not a content check.
+
+    Raised for a file that is missing (also a dangling symlink), is a directory, a FIFO or another
+    non-regular file, cannot be opened (permissions, a symlink loop), fails while being read (an I/O
+    error), and for any unexpected error while one of its records is read (the reason then names the
+    exception). The datasets' ``skip_corrupt`` does not skip these.
+
+    Attributes:
+        path: the file (``str``).
+        index: 0-based record index in the file, or ``None`` when the problem concerns the file.
+        offset: byte offset of that record (``int``), or ``None`` when unknown.
+        reason: what is wrong, in words (``str``).
+
+    The message reads ``"<path>: record <index> at byte <offset>: <reason>"``, leaving out what is
+    not known.
+    """
+
+    def __init__(self, path: str | os.PathLike, reason: str, index: int | None = None,
+                 offset: int | None = None) -> None:
+        """Build the error.
+
+        Args:
+            path: the file; ``os.PathLike`` values are turned into ``str``.
+            reason: human-readable description of the problem.
+            index: 0-based record index, or ``None``.
+            offset: byte offset of the record, or ``None``.
+        """
+        self.path = os.fspath(path)
+        self.reason = str(reason)
+        self.index = None if index is None else int(index)
+        self.offset = None if offset is None else int(offset)
+        super().__init__(f"{_where(self.path, self.index, self.offset)}: {self.reason}")
+
+    def __reduce__(self):
+        """Keep the attributes when the error crosses a process boundary (DataLoader workers)."""
+        return (type(self), (self.path, self.reason, self.index, self.offset))
+
+    @classmethod
+    def from_exception(cls, exc: BaseException, path: str | os.PathLike, index: int | None = None,
+                       offset: int | None = None) -> "DataReadError":
+        """Describe ``exc`` (raised while reading ``path``) as a DataReadError.
+
+        An ``OSError`` becomes its ``strerror`` (``"Is a directory"``, ``"Too many levels of symbolic
+        links"`` ...); any other exception ``"<ExceptionType>: <message>"``.
+        """
+        if isinstance(exc, OSError) and exc.strerror:
+            reason = f"cannot read the file: {exc.strerror}"
+            if exc.filename is not None and os.fspath(exc.filename) != os.fspath(path):
+                reason += f" ({os.fspath(exc.filename)})"
+        elif isinstance(exc, MemoryError):
+            reason = "out of memory while reading this record"
+        else:
+            reason = f"unexpected error while reading: {type(exc).__name__}: {exc}"
+        return cls(path, reason, index, offset)
+
+
+class RecordTypeError(DataError):
+    """A TFRecord holds a different kind of record than the config reads: a video-level
+    ``tf.train.Example`` (``mean_rgb``, ``mean_audio``) where frame-level ``tf.train.SequenceExample``
+    records are expected, or the other way round (schemas: ``docs/data.md``). Not a corrupt record,
+    so ``skip_corrupt`` does not skip it: the whole file is of the other kind.
+
+    Attributes:
+        path: the file (``str``).
+        index: 0-based index of the record (``int``).
+        offset: byte offset of that record's header (``int``).
+        reason: what the record is and what the config reads (``str``).
+
+    The message reads ``"<path>: record <index> at byte <offset>: <reason>"``.
+    """
+
+    def __init__(self, path: str | os.PathLike, index: int, offset: int, reason: str) -> None:
+        """Build the error (arguments as the attributes; ``os.PathLike`` paths become ``str``)."""
+        self.path = os.fspath(path)
+        self.index = int(index)
+        self.offset = int(offset)
+        self.reason = str(reason)
+        super().__init__(f"{_where(self.path, self.index, self.offset)}: {self.reason}")
+
+    def __reduce__(self):
+        """Keep the attributes when the error crosses a process boundary (DataLoader workers)."""
+        return (type(self), (self.path, self.index, self.offset, self.reason))
+
+
+_DESCRIBED = {cls.__name__: cls for cls in (CorruptRecordError, BadPklError, UnsafePickleError, DataReadError,
+                                            RecordTypeError)}
+
+
+def describe_error(exc: DataError) -> dict:
+    """A JSON-serialisable description of a data error, rebuilt by :func:`error_from_description`.
+
+    Returns:
+        ``{"type": class name, "args": constructor arguments, "message": str(exc)}``, plus ``"path"``,
+        ``"index"``, ``"offset"``, ``"reason"`` where the error has them (``None`` otherwise).
+    """
+    _, args = exc.__reduce__()[:2]
+    return {"type": type(exc).__name__, "args": list(args), "message": str(exc),
+            "path": getattr(exc, "path", None), "index": getattr(exc, "index", None),
+            "offset": getattr(exc, "offset", None), "reason": getattr(exc, "reason", str(exc))}
+
+
+def error_from_description(d: dict) -> DataError:
+    """The error a :func:`describe_error` dict describes (a :class:`DataReadError` carrying its message
+    when the type is unknown)."""
+    cls = _DESCRIBED.get(d.get("type"))
+    if cls is not None:
+        try:
+            return cls(*d["args"])
+        except (TypeError, ValueError):
+            pass
+    return DataReadError(d.get("path") or "?", d.get("message") or "unknown error")

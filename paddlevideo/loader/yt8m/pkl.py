@@ -17,9 +17,12 @@ only ever opened with :func:`load_pickle`, an allow-list unpickler (Python ``pic
 """
 from __future__ import annotations
 
-import io
+import functools
+import math
+import mmap
 import os
 import pickle
+import struct
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -34,7 +37,9 @@ __all__ = [
     "NFRAMES_CAP",
     "PKL_FEATURE_KEYS",
     "PKL_PROTOCOL",
+    "decode_pkl_video",
     "load_pickle",
+    "load_pkl_videos",
     "read_pkl",
     "record_to_pkl_dict",
     "tfrecord_to_pkl",
@@ -76,16 +81,59 @@ ALLOWED_GLOBALS: frozenset[tuple[str, str]] = frozenset(
 _LATIN1 = ("latin1", "latin-1", "latin_1", "iso-8859-1", "iso8859-1", "l1")
 
 
-class _RestrictedUnpickler(pickle.Unpickler):
-    """``pickle.Unpickler`` whose ``find_class`` resolves only :data:`ALLOWED_GLOBALS`."""
+class _NdarrayToken:
+    """Stands for ``numpy.ndarray`` inside a pkl: only passed to ``_reconstruct``, never called, so a
+    pickle cannot build ``ndarray(shape)`` of a size of its choosing."""
 
-    def __init__(self, file: io.BufferedIOBase, path: str) -> None:
+    def __repr__(self) -> str:
+        return "numpy.ndarray"
+
+
+_NDARRAY = _NdarrayToken()
+
+
+class _MappedFile:
+    """Read-only view of a file for the unpickler whose reads return at most the bytes the file
+    holds, so a length field in the pickle can never make it allocate more than the file's size."""
+
+    def __init__(self, data: mmap.mmap) -> None:
+        self._data = data
+
+    def read(self, n: int = -1) -> bytes:
+        return self._data.read(n if n >= 0 else None)
+
+    def readline(self) -> bytes:
+        return self._data.readline()
+
+    def size(self) -> int:
+        return self._data.size()
+
+
+class _RestrictedUnpickler(pickle._Unpickler):  # the Python unpickler: its memo is a dict, see below
+    """Unpickler whose ``find_class`` resolves only :data:`ALLOWED_GLOBALS`, and which never allocates
+    more than the file holds.
+
+    Python's pure unpickler is used instead of the C one because the C one sizes its memo table from
+    the index in a ``LONG_BINPUT`` opcode (ten bytes can ask for gigabytes), and because its opcode
+    handlers can be checked here: ``BUILD`` only restores numpy arrays and dtypes (an array's data must
+    have exactly the bytes its shape and dtype need, object dtypes are refused: numpy trusts their
+    pointers), and ``BYTEARRAY8`` may not declare more bytes than are left in the file.
+    """
+
+    dispatch = dict(pickle._Unpickler.dispatch)
+
+    def __init__(self, file: _MappedFile, path: str) -> None:
         # encoding="latin1": Python 2 ``str`` (keys, numpy buffers) load as numpy expects.
         super().__init__(file, encoding="latin1")
+        self._file = file
         self._path = path
 
+    def _refuse(self, what: str) -> UnsafePickleError:
+        return UnsafePickleError(self._path, what)
+
     def find_class(self, module: str, name: str) -> Any:
-        """Resolve a global the pickle names, only if it is in :data:`ALLOWED_GLOBALS`.
+        """Resolve a global the pickle names, only if it is in :data:`ALLOWED_GLOBALS`; constructors
+        that could allocate a size the pickle chooses are replaced by checked versions.
 
         Raises:
             UnsafePickleError: for any other global, before it is imported (nothing of it runs).
@@ -94,6 +142,14 @@ class _RestrictedUnpickler(pickle.Unpickler):
             raise UnsafePickleError(self._path, f"{module}.{name}")
         if (module, name) == ("_codecs", "encode"):
             return self._latin1_encode
+        if name == "ndarray":
+            return _NDARRAY
+        if name == "_reconstruct":
+            return self._reconstruct
+        if name == "dtype":
+            return self._dtype
+        if name in ("bytes", "bytearray"):
+            return functools.partial(self._bytes_like, bytes if name == "bytes" else bytearray)
         return super().find_class(module, name)
 
     def _latin1_encode(self, text: str, encoding: str = "utf-8", errors: str = "strict") -> bytes:
@@ -101,6 +157,67 @@ class _RestrictedUnpickler(pickle.Unpickler):
         if not isinstance(text, str) or str(encoding).lower() not in _LATIN1 or errors != "strict":
             raise UnsafePickleError(self._path, f"_codecs.encode(<{type(text).__name__}>, {encoding!r})")
         return text.encode("latin1")
+
+    def _bytes_like(self, cls: type, *args: Any) -> Any:
+        """``bytes(...)`` / ``bytearray(...)`` from data the pickle holds (nothing, a str with its
+        encoding, bytes, a list of ints); an integer (a size to allocate) is refused."""
+        if not args or isinstance(args[0], (str, bytes, bytearray, list, tuple)):
+            return cls(*args)
+        raise self._refuse(f"builtins.{cls.__name__}(<{type(args[0]).__name__}>) (a size to allocate)")
+
+    def _dtype(self, *args: Any) -> np.dtype:
+        """``numpy.dtype(...)`` without object fields."""
+        dtype = np.dtype(*args)
+        if dtype.hasobject:
+            raise self._refuse(f"numpy.dtype({dtype}) (an object dtype)")
+        return dtype
+
+    def _reconstruct(self, subtype: Any, shape: Any, dtype: Any) -> np.ndarray:
+        """numpy's ``_reconstruct(ndarray, (0,), b'b')``: an empty array whose BUILD fills it."""
+        if subtype is not _NDARRAY:
+            raise self._refuse(f"numpy _reconstruct of {subtype!r}")
+        if not isinstance(shape, tuple) or not all(isinstance(d, int) for d in shape) or 0 not in shape:
+            raise self._refuse(f"numpy _reconstruct with shape {shape!r} (arrays are pickled empty, then filled)")
+        return np.ndarray.__new__(np.ndarray, shape, self._dtype(dtype))
+
+    def _load_build(self) -> None:
+        """BUILD, for numpy arrays (data checked against shape and dtype) and dtypes only."""
+        state, inst = self.stack[-1], self.stack[-2]
+        if type(inst) is np.ndarray:
+            self._check_array_state(state)
+        elif not isinstance(inst, np.dtype):
+            raise self._refuse(f"BUILD of a {type(inst).__name__}")
+        pickle._Unpickler.load_build(self)
+        if isinstance(inst, np.dtype) and inst.hasobject:
+            raise self._refuse(f"numpy.dtype({inst}) (an object dtype)")
+
+    def _load_bytearray8(self) -> None:
+        """BYTEARRAY8, refusing a length beyond the file's size before allocating it."""
+        (length,) = struct.unpack("<Q", self.read(8))
+        if length > self._file.size():
+            raise pickle.UnpicklingError(f"BYTEARRAY8 declares {length} bytes but the file has "
+                                         f"{self._file.size()}")
+        self.append(bytearray(self.read(length)))
+
+    def _check_array_state(self, state: Any) -> None:
+        """Check an ``ndarray.__setstate__`` state: a plain dtype and exactly the data its shape needs."""
+        if not isinstance(state, tuple) or len(state) not in (4, 5):
+            raise self._refuse("numpy array state of an unknown layout")
+        shape, dtype, data = state[-4], state[-3], state[-1]
+        if not isinstance(shape, tuple) or not all(isinstance(d, int) and d >= 0 for d in shape):
+            raise self._refuse(f"numpy array shape {shape!r}")
+        if not isinstance(dtype, np.dtype) or dtype.hasobject:
+            raise self._refuse(f"numpy array dtype {dtype!r}")
+        if not isinstance(data, (bytes, bytearray, str)):
+            raise self._refuse(f"numpy array data of type {type(data).__name__}")
+        need = math.prod(shape) * dtype.itemsize
+        if len(data) != need:
+            raise BadPklError(self._path, None,
+                              f"a numpy array of shape {list(shape)} and dtype {dtype} needs {need} bytes, "
+                              f"the file holds {len(data)}")
+
+    dispatch[pickle.BUILD[0]] = _load_build
+    dispatch[pickle.BYTEARRAY8[0]] = _load_bytearray8
 
 
 def load_pickle(path: str | os.PathLike) -> Any:
@@ -132,16 +249,23 @@ def load_pickle(path: str | os.PathLike) -> Any:
     """
     path_str = os.fspath(path)
     with open(path_str, "rb") as f:
-        try:
-            return _RestrictedUnpickler(f, path_str).load()
-        except UnsafePickleError:
-            raise
-        except MemoryError:
-            raise
-        except Exception as exc:  # UnpicklingError, EOFError, ValueError, TypeError, ...
-            raise BadPklError(
-                path_str, None, f"not a valid pickle ({type(exc).__name__}: {exc})"
-            ) from None
+        if os.fstat(f.fileno()).st_size == 0:
+            raise BadPklError(path_str, None, "not a valid pickle (the file is empty)")
+        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            try:
+                return _RestrictedUnpickler(_MappedFile(data), path_str).load()
+            except (UnsafePickleError, BadPklError):
+                raise
+            except MemoryError:
+                raise BadPklError(path_str, None, "not a valid pickle (it asks for more memory than there "
+                                  "is)") from None
+            except EOFError:
+                raise BadPklError(path_str, None, "not a valid pickle (it ends too early: cut short, or a "
+                                  "length in it is larger than the file)") from None
+            except Exception as exc:  # UnpicklingError, ValueError, TypeError, ...
+                raise BadPklError(
+                    path_str, None, f"not a valid pickle ({type(exc).__name__}: {exc})"
+                ) from None
 
 
 # ----------------------------------------------------------------------------------- reading
@@ -213,20 +337,41 @@ def _check_features(
 
 def _read_pkl(path: str, names: tuple[str, ...], dims: tuple[int, ...]) -> Iterator[dict[str, Any]]:
     """Generator behind read_pkl."""
-    obj = load_pickle(path)
-    if isinstance(obj, Mapping):
-        videos: Sequence[Any] = [obj]
-    elif isinstance(obj, (list, tuple)):
-        videos = obj
-    else:
-        raise BadPklError(path, None, f"expected a dict or a list of dicts, found {type(obj).__name__}")
+    videos = load_pkl_videos(path)
     for index, video in enumerate(videos):
-        if not isinstance(video, Mapping):
-            raise BadPklError(path, index, f"expected a dict, found {type(video).__name__}")
-        try:
-            yield _decode_video(video, names, dims)
-        except _BadVideo as exc:
-            raise BadPklError(path, index, str(exc)) from None
+        yield decode_pkl_video(path, index, video, names, dims)
+
+
+def load_pkl_videos(path: str | os.PathLike) -> Sequence[Any]:
+    """The video dicts of one pkl file, not yet checked: ``[dict]`` for a one-dict file, else the list.
+
+    Raises:
+        UnsafePickleError, BadPklError, OSError: see :func:`load_pickle`; BadPklError also for a
+            top-level object that is neither a dict nor a list.
+    """
+    path_str = os.fspath(path)
+    obj = load_pickle(path_str)
+    if isinstance(obj, Mapping):
+        return [obj]
+    if isinstance(obj, (list, tuple)):
+        return obj
+    raise BadPklError(path_str, None, f"expected a dict or a list of dicts, found {type(obj).__name__}")
+
+
+def decode_pkl_video(path: str, index: int, video: Any, feature_names: Sequence[str],
+                     feature_dims: Sequence[int]) -> dict[str, Any]:
+    """Check and convert video ``index`` of :func:`load_pkl_videos` into a record dict (see
+    :func:`read_pkl` for its layout).
+
+    Raises:
+        BadPklError: the video is not a dict of the pkl layout (names the file and the index).
+    """
+    if not isinstance(video, Mapping):
+        raise BadPklError(path, index, f"expected a dict, found {type(video).__name__}")
+    try:
+        return _decode_video(video, tuple(feature_names), tuple(feature_dims))
+    except _BadVideo as exc:
+        raise BadPklError(path, index, str(exc)) from None
 
 
 class _BadVideo(Exception):

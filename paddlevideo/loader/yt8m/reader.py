@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from . import proto
-from .errors import CorruptRecordError
+from .errors import CorruptRecordError, RecordTypeError
 from .tfrecord import iter_records, write_records
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "encode_frame_example",
     "encode_video_example",
     "frame_decoder",
+    "record_type_mismatch",
     "read_tfrecord",
     "video_feature_key",
     "write_tfrecord",
@@ -48,6 +49,45 @@ class RecordSchemaError(Exception):
     """A schema problem in one parsed record (missing id or feature, wrong width or type), raised by the
     decoders of :func:`frame_decoder`; readers turn it into :class:`CorruptRecordError` with the file,
     record index and byte offset, which the decoder does not know."""
+
+
+def record_type_mismatch(payload: bytes, feature_type: str) -> str | None:
+    """Why ``payload`` (a record that failed the ``feature_type`` schema) is the *other* kind of
+    YouTube-8M record, or None when it is not.
+
+    A video-level ``tf.train.Example`` parses as a ``SequenceExample`` whose context holds its features
+    and which has no feature lists (both put their map at field 1), and a ``SequenceExample`` parses as
+    an ``Example`` with only the context; so a failed record is parsed once more as the other message
+    and looked at. Called on the error path only.
+
+    Args:
+        payload: the serialized record.
+        feature_type: what the caller reads, ``"frame"`` or ``"video"``.
+
+    Returns:
+        e.g. ``"is a video-level record (tf.train.Example with mean_audio, mean_rgb); this config reads
+        frame-level SequenceExamples"``, or None.
+    """
+    from google.protobuf.message import DecodeError
+
+    try:
+        if feature_type == "frame":
+            example = proto.example_class()()
+            example.ParseFromString(payload)
+            means = [k for k in ("mean_rgb", "mean_audio") if k in example.features.feature]
+            if means:
+                return (f"is a video-level record (tf.train.Example with {', '.join(means)}); this config reads "
+                        "frame-level SequenceExamples (feature lists rgb, audio)")
+        else:
+            sequence = proto.sequence_example_class()()
+            sequence.ParseFromString(payload)
+            lists = [k for k in ("rgb", "audio") if k in sequence.feature_lists.feature_list]
+            if lists:
+                return (f"is a frame-level record (tf.train.SequenceExample with feature lists {', '.join(lists)}); "
+                        "this config reads video-level Examples (mean_rgb, mean_audio)")
+    except DecodeError:
+        return None
+    return None
 
 
 def video_feature_key(name: str) -> str:
@@ -160,10 +200,23 @@ def _read(path: str, decode, feature_type: str) -> Iterator[dict[str, Any]]:
                 path, index, offset, f"payload is not a valid tensorflow.{kind} protobuf ({exc})"
             ) from exc
         try:
-            record = decode(message)
+            record = decode(message, len(payload)) if feature_type == "frame" else decode(message)
         except RecordSchemaError as exc:
+            other = record_type_mismatch(payload, feature_type)
+            if other is not None:
+                raise RecordTypeError(path, index, offset, other) from None
             raise CorruptRecordError(path, index, offset, str(exc)) from None
         yield record
+
+
+def _some_keys(mapping: Any, limit: int = 8) -> str:
+    """``['a', 'b']`` of the first ``limit`` keys of a protobuf map (a damaged record may hold millions)."""
+    keys = []
+    for key in mapping:
+        if len(keys) == limit:
+            return repr(sorted(keys))[:-1] + f", ... ({len(mapping)} in all)]"
+        keys.append(key)
+    return repr(sorted(keys))
 
 
 def _decode_id(context: Any, id_key: str | None) -> str:
@@ -175,7 +228,7 @@ def _decode_id(context: Any, id_key: str | None) -> str:
             break
     else:
         wanted = " or ".join(repr(k) for k in keys)
-        raise RecordSchemaError(f"missing id: no context feature {wanted} (found {sorted(features)})")
+        raise RecordSchemaError(f"missing id: no context feature {wanted} (found {_some_keys(features)})")
     feature = features[key]
     kind = feature.WhichOneof("kind")
     values = feature.bytes_list.value
@@ -213,27 +266,39 @@ def frame_decoder(id_key: str | None, names: Sequence[str], dims: Sequence[int],
         label_key: context key of the labels.
 
     Returns:
-        ``decode(message) -> {"id": str, "labels": int64[L], name: uint8[T, dim], ...}`` with all stored
-        frames (schema of YT8M.md §1.2).
+        ``decode(message, size=None) -> {"id": str, "labels": int64[L], name: uint8[T, dim], ...}`` with all
+        stored frames (schema of YT8M.md §1.2); ``size`` is the serialized record's length in bytes
+        (``message.ByteSize()`` when None), which bounds the frames a record can hold.
 
     Raises (from ``decode``):
-        RecordSchemaError: a missing id or feature, a feature of the wrong width or kind, or features
-            with different frame counts.
+        RecordSchemaError: a missing id or feature, a feature of the wrong width or kind, features
+            with different frame counts, or more frames than the record's bytes can hold.
     """
 
-    def decode(message: Any) -> dict[str, Any]:
+    def decode(message: Any, size: int | None = None) -> dict[str, Any]:
         record: dict[str, Any] = {
             "id": _decode_id(message.context, id_key),
             "labels": _decode_labels(message.context, label_key),
         }
         lists = message.feature_lists.feature_list
+        # Frames need dim bytes each in the payload: checking their count against the payload's size
+        # before touching them keeps a record of a million empty frames from building a million objects.
+        budget = message.ByteSize() if size is None else int(size)
         first = None
         for name, dim in zip(names, dims):
             if name not in lists:
                 raise RecordSchemaError(
-                    f"missing feature list {name!r} (found {sorted(lists)})"
+                    f"missing feature list {name!r} (found {_some_keys(lists)})"
                 )
-            frames = _decode_frames(name, dim, lists[name].feature)
+            frames = lists[name].feature
+            need = len(frames) * dim
+            if need > budget:
+                raise RecordSchemaError(
+                    f"feature {name!r} declares {len(frames)} frames of {dim} bytes ({need} bytes) but the "
+                    f"record holds only {budget} bytes for it"
+                )
+            budget -= need
+            frames = _decode_frames(name, dim, frames)
             if first is None:
                 first = (name, frames.shape[0])
             elif frames.shape[0] != first[1]:
@@ -295,7 +360,7 @@ def _video_decoder(id_key, names, dims, label_key):
         fmap = features.feature
         for key, dim in zip(keys, dims):
             if key not in fmap:
-                raise RecordSchemaError(f"missing feature {key!r} (found {sorted(fmap)})")
+                raise RecordSchemaError(f"missing feature {key!r} (found {_some_keys(fmap)})")
             feature = fmap[key]
             kind = feature.WhichOneof("kind")
             if kind != "float_list":
