@@ -42,7 +42,7 @@ def reference_crc32c(data: bytes) -> int:
 
 
 def reference_mask(crc: int) -> int:
-    """TensorFlow's CRC mask: rotate right by 15 bits, add 0xa282ead8 (YT8M.md §1.6)."""
+    """TensorFlow's CRC mask: rotate right by 15 bits, add 0xa282ead8 (docs/youtube8m_format.md#tfrecord-framing)."""
     rotated = ((crc >> 15) | (crc << 17)) & 0xFFFFFFFF
     return (rotated + 0xA282EAD8) & 0xFFFFFFFF
 

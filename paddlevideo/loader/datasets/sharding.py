@@ -17,7 +17,7 @@ with a zero-weight step), and every byte of the data is read by one reader only.
 
 Source of the idea: ``DistributedBatchSampler`` in Paddle splits a map-style dataset by index; this
 does the same for streamed TFRecords by indexing the record offsets first (only the 12-byte headers
-are read, TFRecord framing as in YT8M.md §1.6).
+are read, TFRecord framing as in docs/youtube8m_format.md#tfrecord-framing).
 """
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ def read_list_file(file_path: str, data_prefix: Optional[str] = None) -> List[st
     """Paths of the pkl files a PaddleVideo list file names.
 
     Each non-blank line's first whitespace-separated token is a path; relative paths are joined
-    to ``data_prefix`` (PaddleVideo's ``FeatureDataset`` rule, YT8M.md §2.3). With
+    to ``data_prefix`` (PaddleVideo's ``FeatureDataset`` rule, docs/youtube8m_format.md#list-files-and-the-data-prefix). With
     ``data_prefix=None`` they are relative to the list file's own directory, which is where
     PaddleVideo keeps its lists (``data/yt8m/train.list`` with ``data_prefix: data/yt8m``) and
     where ``data/yt8m/tf2pkl.py`` writes them.
@@ -97,7 +97,7 @@ class YouTube8MPklDataset(ShardedVideoDataset):
         DataReadError: a listed file cannot be read (a directory, a FIFO, a dangling symlink ...).
         Inside a DataLoader these are recorded instead (:mod:`.base`).
 
-    Source: PaddleVideo ``FeatureDataset`` (list file + ``data_prefix``), YT8M.md §2.3.
+    Source: PaddleVideo ``FeatureDataset`` (list file + ``data_prefix``), docs/youtube8m_format.md#list-files-and-the-data-prefix.
     """
 
     def __init__(self, file_path: str, data_prefix: Optional[str] = None,

@@ -24,7 +24,7 @@ def frame_feature_keys(record: Mapping[str, Any]) -> List[str]:
 @PIPELINES.register()
 class TruncateFrames:
     """Keep the first ``max_frames`` frames of every frame feature, as the YouTube-8M readers do
-    (``num_frames = min(T, max_frames)``, YT8M.md §1.2).
+    (``num_frames = min(T, max_frames)``, docs/youtube8m_format.md#reader-behaviour).
 
     Args:
         max_frames: the most frames kept (YouTube-8M: 300).

@@ -1,6 +1,6 @@
 """PaddleVideo's YouTube-8M pkl format: safe loading, reading as record dicts, writing.
 
-PaddleVideo (``data/yt8m/tf2pkl.py`` and ``split_yt8m.py``, YT8M.md §2) stores frame-level videos
+PaddleVideo (``data/yt8m/tf2pkl.py`` and ``split_yt8m.py``, docs/youtube8m_format.md#paddlevideo-pkl-files) stores frame-level videos
 as pickles of dicts, either one dict per file (split files, and ``data/example.pkl``) or a list of
 dicts per file (one file per TFRecord). Each dict has, under ``str`` or ``bytes`` keys:
 
@@ -245,7 +245,7 @@ def load_pickle(path: str | os.PathLike) -> Any:
         OSError: the file cannot be opened.
 
     Source: Python ``pickle`` documentation, "Restricting Globals"; globals of PaddleVideo's
-    ``data/example.pkl`` (YT8M.md §2.5).
+    ``data/example.pkl`` (docs/youtube8m_format.md#example-pkl).
     """
     path_str = os.fspath(path)
     with open(path_str, "rb") as f:
@@ -310,7 +310,7 @@ def read_pkl(
         OSError: the file cannot be read.
 
     Source: PaddleVideo ``tf2pkl.py`` / ``split_yt8m.py`` output and ``FeatureDecoder`` key
-    handling (YT8M.md §2.1, §2.2, §2.4).
+    handling (docs/youtube8m_format.md#paddlevideo-pkl-files, #split-pkl-files, #paddlevideo-loader).
     """
     names, dims = _check_features(feature_names, feature_dims)
     return _read_pkl(os.fspath(path), names, dims)
@@ -484,7 +484,7 @@ def record_to_pkl_dict(
             ``str``/``bytes``, or labels that are not integers.
         ValueError: features that are not 2-D or differ in frame count.
 
-    Source: PaddleVideo ``data/yt8m/tf2pkl.py`` (YT8M.md §2.1).
+    Source: PaddleVideo ``data/yt8m/tf2pkl.py`` (docs/youtube8m_format.md#paddlevideo-pkl-files).
     """
     if key_type not in (str, bytes):
         raise TypeError(f"key_type must be str or bytes, got {key_type!r}")
@@ -538,7 +538,7 @@ def write_pkl(path: str | os.PathLike, obj: Any) -> int:
     Raises:
         OSError: the file cannot be written. ``pickle.PicklingError`` for unpicklable objects.
 
-    Source: protocol of PaddleVideo's ``tf2pkl.py`` and ``split_yt8m.py`` (YT8M.md §2.1, §2.2).
+    Source: protocol of PaddleVideo's ``tf2pkl.py`` and ``split_yt8m.py`` (docs/youtube8m_format.md#paddlevideo-pkl-files, #split-pkl-files).
     """
     def write(tmp: str) -> int:
         with open(tmp, "wb") as f:
@@ -572,7 +572,7 @@ def tfrecord_to_pkl(
     Memory: the whole-file mode holds every video of ``src`` in memory, as ``tf2pkl.py`` does;
     the split mode holds one video at a time.
 
-    Source: PaddleVideo ``data/yt8m/tf2pkl.py`` and ``split_yt8m.py`` (YT8M.md §2.1, §2.2), with
+    Source: PaddleVideo ``data/yt8m/tf2pkl.py`` and ``split_yt8m.py`` (docs/youtube8m_format.md#paddlevideo-pkl-files, #split-pkl-files), with
     features kept quantized and all frames stored.
     """
     stem = os.path.basename(os.fspath(src)).split(".", 1)[0]

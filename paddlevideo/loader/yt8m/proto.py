@@ -4,7 +4,7 @@ The message layout follows TensorFlow's ``tensorflow/core/example/feature.proto`
 ``tensorflow/core/example/example.proto`` (package ``tensorflow``, proto3): the same message
 names, field names and field numbers, ``packed`` ``Int64List``/``FloatList`` values, and the two
 ``map<string, ...>`` fields expressed the way protoc expresses them, as a repeated nested
-``*Entry`` message with ``options.map_entry = true``. The field numbers are listed in YT8M.md §1.2.
+``*Entry`` message with ``options.map_entry = true``. The field numbers are listed in docs/youtube8m_format.md#frame-level-record.
 
 The descriptor is built in Python as a ``descriptor_pb2.FileDescriptorProto``, added to a private
 ``descriptor_pool.DescriptorPool`` (so it never clashes with a real TensorFlow install that
@@ -120,7 +120,7 @@ def message_classes() -> dict[str, type]:
     Raises:
         TypeError: from protobuf, only if the descriptor above were malformed.
 
-    Source: field names/numbers of TF's feature.proto and example.proto; YT8M.md §1.2.
+    Source: field names/numbers of TF's feature.proto and example.proto; docs/youtube8m_format.md#frame-level-record.
     """
     from google.protobuf import descriptor_pool, message_factory
 
@@ -140,7 +140,7 @@ def sequence_example_class() -> type:
 
 
 def example_class() -> type:
-    """Return the ``tensorflow.Example`` class (video-level YouTube-8M records, YT8M.md §1.4)."""
+    """Return the ``tensorflow.Example`` class (video-level YouTube-8M records, docs/youtube8m_format.md#video-level-record)."""
     return message_classes()["Example"]
 
 

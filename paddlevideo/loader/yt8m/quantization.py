@@ -1,9 +1,9 @@
 """YouTube-8M 8-bit feature quantization, in numpy float32 arithmetic.
 
 Decoder: ``x = q * (4/255) + (4/512 - 2)`` for codes ``q`` in ``0..255`` (starter code
-``utils.Dequantize`` with ``max_quantized_value=2``, ``min_quantized_value=-2``; YT8M.md §1.3).
+``utils.Dequantize`` with ``max_quantized_value=2``, ``min_quantized_value=-2``; docs/youtube8m_format.md#dequantization).
 Encoder: ``q = round((clip(x, -2, 2) + 2) * 255/4)`` (``feature_extractor/extract_tfrecords_main.py``
-``quantize``; YT8M.md §1.3).
+``quantize``; docs/youtube8m_format.md#dequantization).
 """
 from __future__ import annotations
 
@@ -31,12 +31,12 @@ def dequantize_numpy(q: np.ndarray) -> np.ndarray:
         with a float32 rounding after the multiply and after the add (no fused multiply-add),
         in ``[-1.9921875, 2.0078125]``. This is the table TF's float32 graph produces; computing
         in float64 and casting (as PaddleVideo's ``FeatureDecoder`` does) differs by 1 ulp for
-        207 of the 256 codes (YT8M.md §1.3).
+        207 of the 256 codes (docs/youtube8m_format.md#dequantization).
 
     Raises:
         TypeError: ``q`` is not a ``uint8`` array.
 
-    Source: YouTube-8M starter code ``utils.Dequantize``; YT8M.md §1.3.
+    Source: YouTube-8M starter code ``utils.Dequantize``; docs/youtube8m_format.md#dequantization.
     """
     q = np.asarray(q)
     if q.dtype != np.uint8:
@@ -62,7 +62,7 @@ def quantize_numpy(x: np.ndarray) -> np.ndarray:
     Raises:
         ValueError: ``x`` contains NaN (it has no code).
 
-    Source: YouTube-8M ``feature_extractor/extract_tfrecords_main.py`` ``quantize``; YT8M.md §1.3.
+    Source: YouTube-8M ``feature_extractor/extract_tfrecords_main.py`` ``quantize``; docs/youtube8m_format.md#dequantization.
     """
     x = np.asarray(x, dtype=np.float32)
     if np.isnan(x).any():

@@ -9,7 +9,7 @@ A record dict holds exactly:
 * video level: one ``np.float32[dim]`` array per feature, keyed ``"mean_" + name``
   (``"mean_rgb"`` ``[1024]``, ``"mean_audio"`` ``[128]``).
 
-Record schemas: YT8M.md §1.2 (frame-level ``SequenceExample``) and §1.4 (video-level
+Record schemas: docs/youtube8m_format.md#frame-level-record (frame-level ``SequenceExample``) and #video-level-record (video-level
 ``Example``); file framing: :mod:`.tfrecord`. Payloads are parsed with the protobuf classes of
 :mod:`.proto`; any problem with file content raises :class:`.CorruptRecordError` carrying the
 file, record index and byte offset.
@@ -102,7 +102,7 @@ def video_feature_key(name: str) -> str:
     Returns:
         The key used both in the ``Example`` and in the record dict, e.g. ``"mean_rgb"``.
 
-    Source: YT8M.md §1.4 (``mean_rgb`` / ``mean_audio``).
+    Source: docs/youtube8m_format.md#video-level-record (``mean_rgb`` / ``mean_audio``).
     """
     return name if name.startswith("mean_") else "mean_" + name
 
@@ -145,7 +145,7 @@ def read_tfrecord(
 
     Args:
         path: an uncompressed ``.tfrecord`` file.
-        feature_type: ``"frame"`` (``tf.train.SequenceExample`` records, YT8M.md §1.2) or
+        feature_type: ``"frame"`` (``tf.train.SequenceExample`` records, docs/youtube8m_format.md#frame-level-record) or
             ``"video"`` (``tf.train.Example`` records, §1.4).
         id_key: context key of the video id; ``None`` tries ``"id"`` (2018+) then
             ``"video_id"`` (2017), per record.
@@ -175,7 +175,7 @@ def read_tfrecord(
 
     Source: parsing rules of the starter code's ``YT8MFrameFeatureReader`` /
     ``YT8MAggregatedFeatureReader`` (``parse_single_sequence_example`` with ``FixedLen`` id,
-    ``VarLen`` labels and ``FixedLenSequenceFeature`` bytes); YT8M.md §1.2, §1.4, §1.6.
+    ``VarLen`` labels and ``FixedLenSequenceFeature`` bytes); docs/youtube8m_format.md#frame-level-record, #video-level-record, #tfrecord-framing.
     """
     names, dims = _check_layout(feature_type, feature_names, feature_dims)
     if feature_type == "frame":
@@ -267,7 +267,7 @@ def frame_decoder(id_key: str | None, names: Sequence[str], dims: Sequence[int],
 
     Returns:
         ``decode(message, size=None) -> {"id": str, "labels": int64[L], name: uint8[T, dim], ...}`` with all
-        stored frames (schema of YT8M.md §1.2); ``size`` is the serialized record's length in bytes
+        stored frames (schema of docs/youtube8m_format.md#frame-level-record); ``size`` is the serialized record's length in bytes
         (``message.ByteSize()`` when None), which bounds the frames a record can hold.
 
     Raises (from ``decode``):
@@ -424,7 +424,7 @@ def encode_frame_example(
         TypeError: a feature is not uint8, labels are not integers, the id is not str/bytes.
         ValueError: a feature is not two-dimensional, or ``id_key == label_key``.
 
-    Source: schema of YT8M.md §1.2; layout of the starter code's frame-level files.
+    Source: schema of docs/youtube8m_format.md#frame-level-record; layout of the starter code's frame-level files.
     """
     classes = proto.message_classes()
     message = classes["SequenceExample"]()
@@ -472,7 +472,7 @@ def encode_video_example(
         ValueError: a feature is not one-dimensional, or a feature key collides with the id or
             label key.
 
-    Source: schema of YT8M.md §1.4.
+    Source: schema of docs/youtube8m_format.md#video-level-record.
     """
     classes = proto.message_classes()
     message = classes["Example"]()
@@ -522,7 +522,7 @@ def write_tfrecord(
         TypeError: see :func:`encode_frame_example` / :func:`encode_video_example`.
         OSError: the file cannot be written.
 
-    Source: YT8M.md §1.2, §1.4 (schema) and §1.6 (framing).
+    Source: docs/youtube8m_format.md#frame-level-record, #video-level-record (schema) and #tfrecord-framing (framing).
     """
     if feature_type not in FEATURE_TYPES:
         raise ValueError(f"feature_type must be one of {FEATURE_TYPES}, got {feature_type!r}")

@@ -1,7 +1,7 @@
 """TFRecord file framing: read and write length-delimited records with masked CRC-32C checks.
 
 Every record of an (uncompressed) ``.tfrecord`` file is laid out as in TensorFlow's
-``tensorflow/core/lib/io/record_writer.cc`` / ``record_reader.cc`` (YT8M.md §1.6)::
+``tensorflow/core/lib/io/record_writer.cc`` / ``record_reader.cc`` (docs/youtube8m_format.md#tfrecord-framing)::
 
     uint64 length            little-endian
     uint32 masked_crc32c(the 8 length bytes)
@@ -57,7 +57,7 @@ def masked_crc32c(data: bytes | bytearray | memoryview) -> int:
         ``int`` in ``[0, 2**32)``: ``((c >> 15) | (c << 17)) + 0xa282ead8`` modulo ``2**32``,
         where ``c = crc32c(data)`` (Castagnoli polynomial, reflected 0x82F63B78).
 
-    Source: TensorFlow ``tensorflow/core/lib/hash/crc32c.h`` (``Mask``); YT8M.md §1.6.
+    Source: TensorFlow ``tensorflow/core/lib/hash/crc32c.h`` (``Mask``); docs/youtube8m_format.md#tfrecord-framing.
     """
     crc = _crc32c.crc32c(data)
     return ((((crc >> 15) | (crc << 17)) & _U32) + _MASK_DELTA) & _U32
@@ -82,7 +82,7 @@ def iter_records(path: str | os.PathLike) -> Iterator[tuple[int, int, bytes]]:
     The file is read through a large buffer; records are yielded lazily, so memory stays at
     about one record plus the buffer.
 
-    Source: TensorFlow ``record_reader.cc`` (framing and CRC checks); YT8M.md §1.6.
+    Source: TensorFlow ``record_reader.cc`` (framing and CRC checks); docs/youtube8m_format.md#tfrecord-framing.
     """
     path_str = os.fspath(path)
     with open(path_str, "rb", buffering=_READ_BUFFER) as f:
@@ -158,7 +158,7 @@ def encode_record(payload: bytes | bytearray | memoryview) -> bytes:
     Returns:
         ``bytes`` of length ``len(payload) + 16``.
 
-    Source: TensorFlow ``record_writer.cc``; YT8M.md §1.6.
+    Source: TensorFlow ``record_writer.cc``; docs/youtube8m_format.md#tfrecord-framing.
     """
     length = _LENGTH.pack(len(payload))
     return b"".join(
@@ -191,7 +191,7 @@ def write_records(
     Raises:
         OSError: the file cannot be written.
 
-    Source: TensorFlow ``record_writer.cc`` (framing); YT8M.md §1.6.
+    Source: TensorFlow ``record_writer.cc`` (framing); docs/youtube8m_format.md#tfrecord-framing.
     """
     def write(tmp: str) -> int:
         count = 0
