@@ -1,2 +1,5 @@
-from . import attention_lstm  # noqa: F401
-from . import attention_cluster  # noqa: F401
+"""Frame-level backbones: :class:`FrameBackbone` (the contract) and the registered models built on it."""
+from . import attention_cluster, attention_lstm  # noqa: F401  (registration)
+from .base import FrameBackbone, frame_input_spec
+
+__all__ = ["FrameBackbone", "frame_input_spec"]

@@ -19,18 +19,17 @@ its batch-wide L2 normalisation are not reproduced (docs/models_reference.md#ten
 from __future__ import annotations
 
 import math
-from typing import List, Sequence
+from collections.abc import Sequence
 
 import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
-from paddle.static import InputSpec
 
-from ..layers.attention import length_mask, masked_softmax
-from ..layers.dequantize import dequantize, frame_input_spec
+from ..layers.attention import masked_softmax
 from ..layers.masked_batch_norm import MaskedBatchNorm1D
 from ..registry import BACKBONES
 from ...utils.types import DropRate, PositiveInt
+from .base import FrameBackbone
 
 _WEIGHTINGS = ("fc1", "fc2")
 _SHIFT_INITS = ("constant", "normal")
@@ -122,25 +121,24 @@ class ShiftingAttentionCluster(nn.Layer):
 
 
 @BACKBONES.register()
-class AttentionCluster(nn.Layer):
+class AttentionCluster(FrameBackbone):
     """One :class:`ShiftingAttentionCluster` per modality, outputs concatenated (module docstring).
 
     Args:
-        feature_names: modality names in input order (the batch keys), e.g. ``["rgb", "audio"]``.
-        feature_dims: feature width of each modality, e.g. ``[1024, 128]``.
+        feature_names, feature_dims, dequantize_input: the modalities, see :class:`FrameBackbone`.
         cluster_nums: attention units per modality, e.g. ``[32, 32]`` (legacy Paddle) or ``[128, 16]``
             (public TensorFlow version).
         weighting, fc2_hidden_size, shift, shift_init, l2_normalize_input, score_batch_norm,
         score_drop_rate: see :class:`ShiftingAttentionCluster` (the same for every modality).
-        dequantize_input: inputs are uint8 YouTube-8M codes, dequantized in the graph (default). Set False
-            to feed float32 features that are already dequantized.
 
-    Inputs of :meth:`forward`: ``features`` a list with one uint8 (or float32) [B, T, D_m] tensor per
-    modality; ``lengths`` int64 [B] (valid frames). Output: float32 [B, out_channels] with
-    ``out_channels = sum_m cluster_nums[m] * feature_dims[m]``. Padded frames do not change the output.
+    Inputs and output as :class:`FrameBackbone`, with ``out_channels = sum_m cluster_nums[m] * feature_dims[m]``.
+    Padded frames do not change the output. :meth:`attention_weights` gives one float32 [B, N_m, T] tensor
+    per modality (call it in eval mode for deterministic weights: no score dropout, running batch-norm
+    statistics).
 
     Raises:
-        ValueError: if the three lists differ in length, or for an invalid cluster option.
+        ValueError: if ``cluster_nums`` and ``feature_names`` differ in length, or for an invalid modality or
+            cluster option.
     """
 
     def __init__(self, feature_names: Sequence[str] = ("rgb", "audio"),
@@ -149,14 +147,11 @@ class AttentionCluster(nn.Layer):
                  shift: bool = True, shift_init: str = "constant", l2_normalize_input: bool = False,
                  score_batch_norm: bool = False, score_drop_rate: DropRate = 0.0,
                  dequantize_input: bool = True) -> None:
-        super().__init__()
         if not len(feature_names) == len(feature_dims) == len(cluster_nums):
             raise ValueError(f"feature_names {list(feature_names)}, feature_dims {list(feature_dims)} and "
                              f"cluster_nums {list(cluster_nums)} must have the same length")
-        self.feature_names = list(feature_names)
-        self.feature_dims = [int(d) for d in feature_dims]
+        super().__init__(feature_names, feature_dims, dequantize_input)
         self.cluster_nums = [int(n) for n in cluster_nums]
-        self.dequantize_input = dequantize_input
         self.clusters = nn.LayerList([
             ShiftingAttentionCluster(d, n, weighting=weighting, fc2_hidden_size=fc2_hidden_size, shift=shift,
                                      shift_init=shift_init, l2_normalize_input=l2_normalize_input,
@@ -164,30 +159,13 @@ class AttentionCluster(nn.Layer):
             for d, n in zip(self.feature_dims, self.cluster_nums)])
         self.out_channels = sum(d * n for d, n in zip(self.feature_dims, self.cluster_nums))
 
-    def input_spec(self) -> List[InputSpec]:
-        """InputSpecs for export: one ``[None, None, D]`` uint8 (float32 when ``dequantize_input`` is
-        False) per modality, dynamic batch and time, then ``lengths`` int64 ``[None]``."""
-        return frame_input_spec(self.feature_names, self.feature_dims, self.dequantize_input)
+    def pool_modality(self, index: int, x: paddle.Tensor, mask: paddle.Tensor,
+                      lengths: paddle.Tensor) -> paddle.Tensor:
+        """Cluster output of modality ``index``: float32 [B, cluster_nums[index] * feature_dims[index]]."""
+        return self.clusters[index](x, mask)
 
-    def _inputs(self, x: paddle.Tensor, lengths: paddle.Tensor):
-        if self.dequantize_input:
-            x = dequantize(x)
-        return x, length_mask(lengths, paddle.shape(x)[1])
-
-    def forward(self, features: List[paddle.Tensor], lengths: paddle.Tensor) -> paddle.Tensor:
-        """Cluster outputs of every modality, concatenated: float32 [B, out_channels]."""
-        outs = []
-        for cluster, x in zip(self.clusters, features):
-            x, mask = self._inputs(x, lengths)
-            outs.append(cluster(x, mask))
-        return paddle.concat(outs, axis=1)
-
-    def attention_weights(self, features: List[paddle.Tensor], lengths: paddle.Tensor) -> List[paddle.Tensor]:
-        """Attention weights, one float32 [B, N_m, T] tensor per modality (rows sum to 1 over the valid
-        frames, exactly 0 on padding). Call in eval mode for deterministic weights (no score dropout,
-        running batch-norm statistics)."""
-        weights = []
-        for cluster, x in zip(self.clusters, features):
-            x, mask = self._inputs(x, lengths)
-            weights.append(cluster.attention_weights(x, mask))
-        return weights
+    def modality_attention(self, index: int, x: paddle.Tensor, mask: paddle.Tensor,
+                           lengths: paddle.Tensor) -> paddle.Tensor:
+        """Attention weights of modality ``index``'s units, float32 [B, N, T] (rows sum to 1 over the valid
+        frames, exactly 0 on padding)."""
+        return self.clusters[index].attention_weights(x, mask)
