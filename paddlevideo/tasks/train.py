@@ -65,7 +65,9 @@ def _report_skipped(dataset: Any, epoch: int, out_dir: str, rank: int, split: st
         return 0
     skipped: List[Dict[str, Any]] = [d for part in all_gather_objects(pop()) for d in part]
     if skipped and rank == 0:
-        first = "; ".join(f"{d['path']}: record {d['index']} at byte {d['offset']}: {d['reason']}" for d in skipped[:3])
+        first = "; ".join(f"{d['path']}: record {d['index']}"
+                          + (f" at byte {d['offset']}" if d.get("offset") is not None else "")
+                          + f": {d['reason']}" for d in skipped[:3])
         get_logger().warning(f"epoch {epoch}: skipped {len(skipped)} corrupt {split} record(s) "
                              f"(DATASET.{split}.skip_corrupt): {first}{' ...' if len(skipped) > 3 else ''}")
         write_json({"epoch": epoch, "skipped": skipped},
