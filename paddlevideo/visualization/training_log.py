@@ -3,16 +3,17 @@ metrics per epoch.
 
 The log lines parsed (written by :mod:`paddlevideo.tasks.loop` and :mod:`paddlevideo.tasks.train`)::
 
-    [2026-01-01 10:00:00] INFO [valid] metrics: hit_at_one (Hit@1), perr (PERR), gap (GAP), map (mAP); best checkpoint by GAP (max)
+    [2026-01-01 10:00:00] INFO [valid] metrics: hit_at_one (Hit@1), gap (GAP); best checkpoint by GAP (max)
     [2026-01-01 10:00:00] INFO epoch 2/5 step 20/32  loss 0.05123  lr 2.000e-03  410.2 videos/s  eta 0:01:10
     [2026-01-01 10:00:05] INFO epoch 2 done: 32 steps, 1000 videos in 6.1s (163.9 videos/s)
-    [2026-01-01 10:00:07] INFO [valid] epoch 2: Hit@1 0.9100  PERR 0.8500  GAP 0.9000  mAP 0.8000  (250 videos, loss 0.0400)
+    [2026-01-01 10:00:07] INFO [valid] epoch 2: Hit@1 0.9100  GAP 0.9000  (250 videos, loss 0.0400)
 
 The ``[valid] metrics:`` line (once per process, with ``--validate``) maps the display names of the
 validation line to the keys the configured metrics declare (:class:`paddlevideo.metrics.base.BaseMetric`)
 and names the key and mode of the best checkpoint. The validation line is ``NAME VALUE`` pairs, whatever
 the metrics are. A log written before that line existed is read with the YouTube-8M names (Hit@1, PERR,
-GAP, mAP) and GAP by max. Other lines are ignored. Every ``main.py`` process starts its log with a ``config ... device ...`` line.
+GAP, mAP) and GAP by max. Other lines are ignored. Every ``main.py`` process starts its log with a
+``config ... device ...`` line.
 A process that resumed (``resumed from ...`` before its first step) continues the run before it: a later
 line for the same epoch and step replaces an earlier one, so the curves show the run as it finally went.
 A process that did not resume started a **new run**; the log then holds several runs (written by
