@@ -1,5 +1,11 @@
-"""Evaluation metrics: importing this package registers them (nothing else runs at import)."""
+"""Evaluation metrics: importing this package registers them (nothing else runs at import).
+
+Every metric derives from :class:`BaseMetric` (:mod:`.base`, the contract); ``METRIC`` configs, one
+metric or a list, are read by :mod:`.group`.
+"""
 from . import youtube8m  # noqa: F401  (registration)
+from .base import BaseMetric, BestRule
+from .group import MetricGroup, plan_metrics
 from .registry import METRICS
 from .youtube8m import (
     YouTube8MMetric,
@@ -11,6 +17,10 @@ from .youtube8m import (
 
 __all__ = [
     "METRICS",
+    "BaseMetric",
+    "BestRule",
+    "MetricGroup",
+    "plan_metrics",
     "YouTube8MMetric",
     "calculate_gap",
     "calculate_hit_at_one",

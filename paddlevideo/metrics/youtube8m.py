@@ -30,11 +30,12 @@ counts, so memory is O(N * k + C), not O(N * C).
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 
 from .average_precision import expected_average_precision
+from .base import BaseMetric
 from .registry import METRICS
 from ..utils.types import PositiveInt
 
@@ -204,8 +205,13 @@ def calculate_map(predictions: np.ndarray, actuals: np.ndarray, top_k: int = 20)
 
 
 @METRICS.register()
-class YouTube8MMetric:
+class YouTube8MMetric(BaseMetric):
     """Streaming Hit@1, PERR, GAP@k and mAP@k over a whole split, with O(N * k) memory.
+
+    The metric contract is :class:`~paddlevideo.metrics.base.BaseMetric`: keys ``hit_at_one`` (Hit@1),
+    ``perr`` (PERR), ``gap`` (GAP) and ``map`` (mAP); GAP decides the best checkpoint unless
+    ``METRIC.save_best`` names another key. :meth:`report` writes the per-class AP table and the
+    precision-recall plot (:mod:`paddlevideo.metrics.report`).
 
     Feed one batch at a time with :meth:`update`; :meth:`accumulate` computes the metrics of
     everything fed since :meth:`reset`. The result does not depend on how the videos were split into
@@ -222,6 +228,10 @@ class YouTube8MMetric:
     Source: ``eval_util.EvaluationMetrics(num_class, top_k=20)`` (google/youtube-8m); definitions and
     ties in the module docstring and ``docs/metrics.md``.
     """
+
+    KEYS = {"hit_at_one": "Hit@1", "perr": "PERR", "gap": "GAP", "map": "mAP"}
+    DEFAULT_BEST = "gap"
+    DEFAULT_MODE = "max"
 
     def __init__(self, num_classes: PositiveInt, top_k: PositiveInt = 20) -> None:
         if int(num_classes) < 1 or int(top_k) < 1:
@@ -240,12 +250,13 @@ class YouTube8MMetric:
         self._scores: List[np.ndarray] = []
         self._hits: List[np.ndarray] = []
 
-    def update(self, predictions: np.ndarray, actuals: np.ndarray) -> None:
+    def update(self, predictions: np.ndarray, actuals: np.ndarray, **extra: Any) -> None:
         """Add one batch.
 
         Args:
             predictions: float [B, C] scores (sigmoid probabilities).
             actuals: [B, C] multi-hot labels.
+            extra: other batch entries (unused).
 
         Raises:
             ValueError: wrong shapes or a class count other than ``num_classes``.
@@ -279,7 +290,7 @@ class YouTube8MMetric:
             "hits": np.concatenate(self._hits) if self._hits else np.zeros((0, k), bool),
         }
 
-    def merge(self, state: Dict[str, Any]) -> None:
+    def merge(self, state: Mapping[str, Any]) -> None:
         """Add the videos of another metric's :meth:`state` (e.g. gathered from another process).
 
         Raises:
@@ -320,3 +331,16 @@ class YouTube8MMetric:
         mean_ap = float(np.mean(per_class[has_pos])) if has_pos.any() else 0.0
         return {"hit_at_one": self._hit_sum / n, "perr": self._perr_sum / n, "gap": gap, "map": mean_ap,
                 "num_videos": n}
+
+    def report(self, output_dir: str, prefix: str = "test",
+               label_names: Optional[Mapping[int, str]] = None) -> Dict[str, str]:
+        """Write ``<prefix>_per_class_ap.csv`` and ``<prefix>_report.png`` into ``output_dir``
+        (:func:`paddlevideo.metrics.report.write_eval_report`).
+
+        Returns:
+            ``{"per-class AP": csv path, "per-class AP, precision-recall": png path}``.
+        """
+        from .report import write_eval_report
+
+        out = write_eval_report(self, output_dir, prefix, label_names=label_names)
+        return {"per-class AP": out["csv"], "per-class AP, precision-recall": out["png"]}

@@ -150,7 +150,9 @@ def save_training_checkpoint(cfg: Mapping[str, Any], epoch: int, model: paddle.n
     """Write the three files of the checkpoint of ``epoch`` (call on rank 0 only); returns the prefix.
 
     Args:
-        counters: ``{"global_step": int, "best": {"gap": float, "epoch": int or None}}`` and anything
+        counters: ``{"global_step": int, "best": {"key": str, "mode": "max"|"min", "value": float or None,
+            "epoch": int or None}}`` (read back by :func:`paddlevideo.tasks.train.best_from_counters`, which
+            also reads the older ``{"gap": float, "epoch": ...}``) and anything
             else of plain data (numbers, strings, dicts, lists) the loop needs back on resume.
         scaler: the AMP ``GradScaler`` or None.
     """

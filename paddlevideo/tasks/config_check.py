@@ -53,7 +53,10 @@ SECTIONS: Tuple[Tuple[str, str, str, Tuple[str, ...]], ...] = (
     ("PIPELINE.test.*", "pipeline", "name", ("num_classes",)),
     ("OPTIMIZER", "optimizer", "name", ("parameters",)),
     ("METRIC", "metric", "name", ("num_classes",)),
+    ("METRIC.*", "metric", "name", ("num_classes",)),
 )
+#: Keys of a ``METRIC`` item that choose the best checkpoint (:mod:`paddlevideo.metrics.group`), not options.
+METRIC_RULE_KEYS = ("save_best", "mode")
 
 
 def _find(cfg: Any, path: str) -> List[Tuple[str, MutableMapping[str, Any]]]:
@@ -180,8 +183,22 @@ def check_components(cfg: MutableMapping[str, Any], source: str = "config",
         return source_of(key, source, overridden)
 
     for path, kind, key, supplied in SECTIONS:
+        if path == "METRIC" and isinstance(cfg.get("METRIC"), list):
+            continue                  # a list of metrics is checked item by item ("METRIC.*")
         for where, section in _find(cfg, path):
-            skip = OPTIMIZER_KEYS if kind == "optimizer" else ()
+            skip = OPTIMIZER_KEYS if kind == "optimizer" else METRIC_RULE_KEYS if kind == "metric" else ()
             _check_section(section, where, registries[kind], key, supplied, skip, prefix_of)
             if kind == "optimizer":
                 _check_optimizer(section, registries, prefix_of)
+    _check_metric_rule(cfg, prefix_of)
+
+
+def _check_metric_rule(cfg: Mapping[str, Any], prefix_of: Callable[[str], str]) -> None:
+    """``METRIC`` as a whole: distinct keys across a list, one ``save_best`` that the metric declares and a
+    ``mode`` of max/min (:func:`paddlevideo.metrics.group.plan_metrics`)."""
+    from ..metrics.group import plan_metrics
+
+    try:
+        plan_metrics(cfg.get("METRIC"))
+    except ConfigError as e:
+        raise ConfigError(prefix_of(getattr(e, "key", "METRIC")) + str(e)) from None

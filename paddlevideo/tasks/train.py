@@ -21,12 +21,13 @@ from ..utils.logger import get_logger
 from ..utils.visualdl import VDL_SUBDIR, ScalarWriter
 from .checkpointing import (check_finite, checkpoint_prefix, latest_epoch, output_dir_of, resume_training,
                             save_training_checkpoint)
+from ..metrics.base import BestRule
+from ..metrics.group import MetricGroup
 from .evaluate import build_metric, evaluate
 from .loop import AmpSettings, TrainingDiverged, train_one_epoch
-from .report import write_eval_report
 
 __all__ = ["TrainingDiverged", "AmpSettings", "seed_everything", "checkpoint_prefix", "output_dir_of",
-           "write_json", "format_metrics", "train_model", "test_model"]
+           "write_json", "format_metrics", "best_from_counters", "train_model", "test_model"]
 
 
 def seed_everything(seed: int) -> None:
@@ -45,10 +46,36 @@ def write_json(data: Dict[str, Any], path: str) -> None:
     atomic_write(path, write)
 
 
-def format_metrics(m: Mapping[str, float]) -> str:
-    """One line: ``Hit@1 0.9100  PERR 0.8500  GAP 0.9000  mAP 0.8000  (N videos, loss L)``."""
-    return (f"Hit@1 {m['hit_at_one']:.4f}  PERR {m['perr']:.4f}  GAP {m['gap']:.4f}  mAP {m['map']:.4f}  "
-            f"({int(m['num_videos'])} videos, loss {m['loss']:.4f})")
+def format_metrics(m: Mapping[str, float], metric: MetricGroup) -> str:
+    """One line of the keys ``metric`` declares, then the count and the loss, e.g. for YouTube8MMetric
+    ``Hit@1 0.9100  PERR 0.8500  GAP 0.9000  mAP 0.8000  (N videos, loss L)``
+    (:meth:`~paddlevideo.metrics.group.MetricGroup.format_line`;
+    :mod:`paddlevideo.visualization.training_log` parses it)."""
+    return f"{metric.format_line(m)}  ({int(m['num_videos'])} videos, loss {m['loss']:.4f})"
+
+
+def best_from_counters(recorded: Optional[Mapping[str, Any]], rule: BestRule) -> Dict[str, Any]:
+    """The best-checkpoint record ``{"key", "mode", "value", "epoch"}`` to continue with under ``rule``.
+
+    Args:
+        recorded: ``counters["best"]`` of a ``.pdstate``: this format, the format before declared metric
+            keys (``{"gap": float, "epoch": int or None}``, GAP by max, -1.0 meaning none), or None.
+        rule: the config's :class:`~paddlevideo.metrics.base.BestRule`.
+
+    Returns:
+        the recorded best when it was kept by the same key and mode, else an empty record (value and
+        epoch None): a best by another rule does not compare (the caller logs that it restarts).
+    """
+    empty = {"key": rule.key, "mode": rule.mode, "value": None, "epoch": None}
+    if not recorded:
+        return empty
+    if "key" not in recorded:          # written before metrics declared their keys: GAP, max
+        old_epoch = recorded.get("epoch")
+        recorded = {"key": "gap", "mode": "max", "epoch": old_epoch,
+                    "value": None if old_epoch is None else recorded.get("gap")}
+    if recorded["key"] != rule.key or recorded["mode"] != rule.mode:
+        return empty
+    return {**empty, "value": recorded.get("value"), "epoch": recorded.get("epoch")}
 
 
 def _prepare(dataset: Any, batch_size: int) -> None:
@@ -89,7 +116,8 @@ def _amp_settings(amp: bool, amp_level: str) -> AmpSettings:
 def train_model(cfg: Mapping[str, Any], validate: bool = False, weights: Optional[str] = None,
                 resume: bool = False, amp: bool = False, amp_level: str = "O1",
                 use_visualdl: bool = False) -> Dict[str, Any]:
-    """Train the model of ``cfg`` and return a summary: ``best_gap``, ``best_epoch``, ``last_metrics``
+    """Train the model of ``cfg`` and return a summary: ``best`` (``{"key", "mode", "value", "epoch"}`` of
+    the best checkpoint), ``best_epoch``, ``last_metrics``
     (of the last validation, gathered over all ranks), ``train_seconds``, ``global_step`` and the trained
     ``model`` (this rank's copy, identical on all ranks).
 
@@ -100,7 +128,9 @@ def train_model(cfg: Mapping[str, Any], validate: bool = False, weights: Optiona
     Args:
         cfg: the full config (see ``configs/``).
         validate: evaluate on ``DATASET.valid`` after every epoch, write
-            ``<output_dir>/metrics_epoch_<NNNNN>.json`` and keep ``<model_name>_best.pdparams`` by GAP.
+            ``<output_dir>/metrics_epoch_<NNNNN>.json`` and keep ``<model_name>_best.pdparams`` (with
+            ``metrics_best.json``) by the ``METRIC.save_best`` key and ``mode`` (default: the first metric's
+            default key, e.g. GAP by max), stated once in ``train.log``.
         weights: optional ``.pdparams`` to start from (ignored when resuming).
         resume: continue from the last complete checkpoint in the output dir (a fresh start when there
             is none); ``cfg["resume_epoch"]`` picks a given epoch instead.
@@ -153,7 +183,8 @@ def train_model(cfg: Mapping[str, Any], validate: bool = False, weights: Optiona
             model, optimizer = paddle.amp.decorate(models=model, optimizers=optimizer, level="O2")
         scaler = paddle.amp.GradScaler()
 
-    counters: Dict[str, Any] = {"global_step": 0, "best": {"gap": -1.0, "epoch": None}}
+    rule = metric.rule if validate else None
+    counters: Dict[str, Any] = {"global_step": 0, "best": None}
     start_epoch = 1
     last_saved: Optional[str] = None  # the .pdparams of the last checkpoint written or resumed from
     resume_epoch = cfg.get("resume_epoch")
@@ -174,7 +205,14 @@ def train_model(cfg: Mapping[str, Any], validate: bool = False, weights: Optiona
     logger.info(f"{world} process(es) x batch {batch_size} = {world * batch_size} videos per step"
                 + (f", {num_steps} steps per epoch" if num_steps else ""))
 
-    best = counters["best"]
+    best = counters.get("best")
+    if rule is not None:
+        kept = best_from_counters(best, rule)
+        if best and kept["epoch"] is None and (best.get("epoch") is not None):
+            logger.warning(f"the best checkpoint so far was chosen by another rule than {rule.describe()}; the next "
+                           f"validation replaces {checkpoint_prefix(cfg)}.pdparams")
+        best = kept
+        logger.info(f"[valid] metrics: {metric.describe()}")
     last_metrics: Dict[str, float] = {}
     vdl = ScalarWriter(os.path.join(out_dir, VDL_SUBDIR), bool(use_visualdl or cfg.get("use_visualdl", False)), rank)
     eta_steps = num_steps
@@ -196,13 +234,13 @@ def train_model(cfg: Mapping[str, Any], validate: bool = False, weights: Optiona
         if validate:
             last_metrics = evaluate(model, valid_loader, metric, "valid", valid_set)
             _report_skipped(valid_set, epoch, out_dir, rank, "valid")
-            logger.info(f"[valid] epoch {epoch}: {format_metrics(last_metrics)}")
+            logger.info(f"[valid] epoch {epoch}: {format_metrics(last_metrics, metric)}")
             check_finite(model, epoch, last_saved, metrics=last_metrics)
             vdl.add_scalars("valid", last_metrics, epoch)
             if rank == 0:
                 write_json({"epoch": epoch, **last_metrics}, os.path.join(out_dir, f"metrics_epoch_{epoch:05d}.json"))
-            if last_metrics["gap"] > best["gap"]:
-                best = {"gap": last_metrics["gap"], "epoch": epoch}
+            if rule.better(last_metrics[rule.key], best["value"]):
+                best = {**best, "value": last_metrics[rule.key], "epoch": epoch}
                 if rank == 0:
                     save_atomic(model.state_dict(), checkpoint_prefix(cfg) + ".pdparams")
                     write_json({"epoch": epoch, **last_metrics}, os.path.join(out_dir, "metrics_best.json"))
@@ -213,10 +251,12 @@ def train_model(cfg: Mapping[str, Any], validate: bool = False, weights: Optiona
             last_saved = checkpoint_prefix(cfg, epoch) + ".pdparams"
         barrier()
     vdl.close()
-    summary = {"best_gap": best["gap"], "best_epoch": best["epoch"], "last_metrics": last_metrics,
+    best_epoch = best["epoch"] if best else None
+    summary = {"best": best, "best_epoch": best_epoch, "last_metrics": last_metrics,
                "train_seconds": time.perf_counter() - start, "global_step": counters["global_step"], "model": model}
-    if validate and best["epoch"] is not None:
-        logger.info(f"best GAP {best['gap']:.4f} at epoch {best['epoch']} -> {checkpoint_prefix(cfg)}.pdparams")
+    if validate and best_epoch is not None:
+        logger.info(f"best {rule.display} {metric.format_value(rule.key, best['value'])} at epoch {best_epoch} "
+                    f"-> {checkpoint_prefix(cfg)}.pdparams")
     return summary
 
 
@@ -244,10 +284,10 @@ def test_model(cfg: Mapping[str, Any], weights: str,
     loader = build_dataloader(dataset, batch_size, int(data_cfg.get("num_workers", 0)))
     metric = build_metric(cfg, int(model.head.num_classes))
     metrics = evaluate(model, loader, metric, "test", dataset)
-    logger.info(f"[test] {weights}: {format_metrics(metrics)}")
+    logger.info(f"[test] {weights}: {format_metrics(metrics, metric)}")
     if rank == 0:
         write_json({"weights": weights, **metrics}, os.path.join(output_dir_of(cfg), "test_metrics.json"))
-        if hasattr(metric, "state"):
-            report = write_eval_report(metric, output_dir_of(cfg), "test", label_names=label_names)
-            logger.info(f"[test] report: {report['png']} (per-class AP, precision-recall), {report['csv']}")
+        files = metric.report(output_dir_of(cfg), "test", label_names=label_names)
+        if files:
+            logger.info("[test] report: " + ", ".join(f"{path} ({what})" for what, path in files.items()))
     return metrics

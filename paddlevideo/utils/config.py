@@ -22,7 +22,7 @@ import copy
 import difflib
 import functools
 import os
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Set
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Set, Union
 
 import yaml
 
@@ -41,7 +41,7 @@ TOP_LEVEL_KEYS = {
     "DATASET": "batch_size, num_workers and train / valid / test dataset configs",
     "PIPELINE": "train / valid / test lists of pipeline steps",
     "OPTIMIZER": "optimizer with learning_rate (a number or a schedule) and weight_decay",
-    "METRIC": "the evaluation metric",
+    "METRIC": "the evaluation metric, or a list of them, with save_best / mode for the best checkpoint",
     "INFERENCE": "export and predict settings",
     "epochs": "number of training epochs",
     "log_interval": "log every N training steps",
@@ -394,7 +394,7 @@ def _schema() -> Any:
         DATASET: Optional[Dataset] = None
         PIPELINE: Optional[Pipeline] = None
         OPTIMIZER: Optional[Dict[str, Any]] = None
-        METRIC: Optional[Dict[str, Any]] = None
+        METRIC: Optional[Union[Dict[str, Any], List[Dict[str, Any]]]] = None
         INFERENCE: Optional[Dict[str, Any]] = None
         epochs: PositiveInt = 1
         log_interval: PositiveInt = 10

@@ -12,8 +12,9 @@ Enabled with ``main.py --use_visualdl`` or the config key ``use_visualdl: true``
 Tags written by the training loop:
 
 * ``train/loss`` and ``train/lr`` at every ``log_interval`` step (x axis: global step);
-* ``valid/<metric>`` for every validation metric (``hit_at_one``, ``perr``, ``gap``, ``map``, ``loss``)
-  after every epoch (x axis: epoch).
+* ``valid/<key>`` for every key the configured metrics declare (``METRIC``; for ``YouTube8MMetric``
+  ``hit_at_one``, ``perr``, ``gap``, ``map``) and for ``loss`` and ``num_videos``, after every epoch
+  (x axis: epoch): :meth:`ScalarWriter.add_scalars` writes every numeric entry of the evaluation result.
 """
 from __future__ import annotations
 

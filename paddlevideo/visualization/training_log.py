@@ -1,12 +1,19 @@
-"""Read the training log ``main.py`` writes (``<output_dir>/train.log``) and plot loss and GAP per epoch.
+"""Read the training log ``main.py`` writes (``<output_dir>/train.log``) and plot loss and the validation
+metrics per epoch.
 
 The log lines parsed (written by :mod:`paddlevideo.tasks.loop` and :mod:`paddlevideo.tasks.train`)::
 
+    [2026-01-01 10:00:00] INFO [valid] metrics: hit_at_one (Hit@1), gap (GAP); best checkpoint by GAP (max)
     [2026-01-01 10:00:00] INFO epoch 2/5 step 20/32  loss 0.05123  lr 2.000e-03  410.2 videos/s  eta 0:01:10
     [2026-01-01 10:00:05] INFO epoch 2 done: 32 steps, 1000 videos in 6.1s (163.9 videos/s)
-    [2026-01-01 10:00:07] INFO [valid] epoch 2: Hit@1 0.9100  PERR 0.8500  GAP 0.9000  mAP 0.8000  (250 videos, loss 0.0400)
+    [2026-01-01 10:00:07] INFO [valid] epoch 2: Hit@1 0.9100  GAP 0.9000  (250 videos, loss 0.0400)
 
-Other lines are ignored. Every ``main.py`` process starts its log with a ``config ... device ...`` line.
+The ``[valid] metrics:`` line (once per process, with ``--validate``) maps the display names of the
+validation line to the keys the configured metrics declare (:class:`paddlevideo.metrics.base.BaseMetric`)
+and names the key and mode of the best checkpoint. The validation line is ``NAME VALUE`` pairs, whatever
+the metrics are. A log written before that line existed is read with the YouTube-8M names (Hit@1, PERR,
+GAP, mAP) and GAP by max. Other lines are ignored. Every ``main.py`` process starts its log with a
+``config ... device ...`` line.
 A process that resumed (``resumed from ...`` before its first step) continues the run before it: a later
 line for the same epoch and step replaces an earlier one, so the curves show the run as it finally went.
 A process that did not resume started a **new run**; the log then holds several runs (written by
@@ -26,8 +33,11 @@ _STEP = re.compile(r"\bepoch (\d+)/(\d+) step (\d+)(?:/(\d+))?\s+loss (\S+)\s+lr
 _DONE = re.compile(r"\bepoch (\d+) done: (\d+) steps")
 _START = re.compile(r"\] INFO config .*  device \S+  processes \d+")
 _RESUMED = re.compile(r"\] INFO resumed from ")
-_VALID = re.compile(r"\[valid\] epoch (\d+): Hit@1 (\S+)\s+PERR (\S+)\s+GAP (\S+)\s+mAP (\S+)\s+"
-                    r"\((\d+) videos, loss (\S+)\)")
+_VALID = re.compile(r"\[valid\] epoch (\d+): (.*?)\s*\((\d+) videos, loss (\S+)\)")
+_HEADER = re.compile(r"\[valid\] metrics: (.*); best checkpoint by (\S+) \((max|min)\)")
+_HEADER_ITEM = re.compile(r"(\w+) \((\S+)\)")
+#: Display name -> key of the logs written before the ``[valid] metrics:`` line (YouTube8MMetric, GAP by max).
+LEGACY_NAMES = {"Hit@1": "hit_at_one", "PERR": "perr", "GAP": "gap", "mAP": "map"}
 
 
 @dataclass
@@ -37,7 +47,9 @@ class TrainingLog:
     Attributes:
         steps: ``{(epoch, step): (loss, lr)}`` of every logged training step (step counted in the epoch).
         steps_per_epoch: ``{epoch: steps}`` from the ``epoch N done`` lines.
-        valid: ``{epoch: {"hit_at_one", "perr", "gap", "map", "num_videos", "loss"}}``.
+        valid: ``{epoch: {metric key: value, ..., "num_videos", "loss"}}`` (e.g. ``hit_at_one``, ``gap``).
+        names: ``{metric key: display name}`` in log order.
+        best_key / best_mode: what chooses the best checkpoint (``gap`` / ``max`` unless the log says).
         epochs: the planned number of epochs (from the last step line), or None.
         run: which run of the log this is (1-based) and ``runs`` how many the log holds.
     """
@@ -48,6 +60,30 @@ class TrainingLog:
     epochs: Optional[int] = None
     run: int = 1
     runs: int = 1
+    names: Dict[str, str] = field(default_factory=dict)
+    best_key: str = "gap"
+    best_mode: str = "max"
+    _display: Dict[str, str] = field(default_factory=lambda: dict(LEGACY_NAMES), repr=False)
+
+    def set_metrics(self, names: Dict[str, str], best_display: str, mode: str) -> None:
+        """Apply a ``[valid] metrics:`` line: ``names`` ``{key: display}``, the best key's display name and mode."""
+        self._display = {d: k for k, d in names.items()}
+        self.names = dict(names)
+        self.best_key = self._display.get(best_display, best_display)
+        self.best_mode = mode
+
+    def key_of(self, display: str) -> str:
+        """The metric key a display name of the validation line stands for."""
+        return self._display.get(display, display)
+
+    def best_epoch(self) -> Optional[int]:
+        """The epoch with the best value of :attr:`best_key` by :attr:`best_mode` (the earliest on a tie,
+        as training keeps it), or None without such values."""
+        epochs = [e for e in sorted(self.valid) if self.best_key in self.valid[e]]
+        if not epochs:
+            return None
+        sign = 1.0 if self.best_mode == "max" else -1.0
+        return max(epochs, key=lambda e: (sign * self.valid[e][self.best_key], -e))
 
     def epoch_loss(self) -> Dict[int, float]:
         """Mean of the logged training losses of each epoch: ``{epoch: loss}``."""
@@ -72,6 +108,7 @@ def parse_training_log(path: str, run: int = -1) -> TrainingLog:
     """
     runs: List[TrainingLog] = [TrainingLog()]
     new_process = False
+    pending: Optional[Tuple[Dict[str, str], str, str]] = None   # a metrics line of a process not yet placed
     with open(path, "r", encoding="utf-8", errors="replace") as f:
         for line in f:
             if _START.search(line):
@@ -79,6 +116,18 @@ def parse_training_log(path: str, run: int = -1) -> TrainingLog:
                 continue
             if _RESUMED.search(line):
                 new_process = False
+                if pending:
+                    runs[-1].set_metrics(*pending)
+                    pending = None
+                continue
+            m_header = _HEADER.search(line)
+            if m_header:
+                header = (dict((k, d) for k, d in _HEADER_ITEM.findall(m_header.group(1))), m_header.group(2),
+                          m_header.group(3))
+                if new_process:
+                    pending = header
+                else:
+                    runs[-1].set_metrics(*header)
                 continue
             m_step, m_done, m_valid = _STEP.search(line), _DONE.search(line), _VALID.search(line)
             if not (m_step or m_done or m_valid):
@@ -89,6 +138,9 @@ def parse_training_log(path: str, run: int = -1) -> TrainingLog:
                 if log.steps or log.valid or log.steps_per_epoch:
                     log = TrainingLog()
                     runs.append(log)
+                if pending:
+                    log.set_metrics(*pending)
+                    pending = None
             if m_step:
                 m = m_step
                 epoch, epochs, step = int(m.group(1)), int(m.group(2)), int(m.group(3))
@@ -101,12 +153,16 @@ def parse_training_log(path: str, run: int = -1) -> TrainingLog:
                 log.steps_per_epoch[int(m_done.group(1))] = int(m_done.group(2))
             else:
                 m = m_valid
-                keys = ("hit_at_one", "perr", "gap", "map")
+                tokens = m.group(2).split()
+                if len(tokens) % 2:
+                    continue            # a damaged line
                 try:
-                    values = {k: float(m.group(i + 2)) for i, k in enumerate(keys)}
-                    values.update(num_videos=float(m.group(6)), loss=float(m.group(7)))
+                    values = {log.key_of(tokens[i]): float(tokens[i + 1]) for i in range(0, len(tokens), 2)}
+                    values.update(num_videos=float(m.group(3)), loss=float(m.group(4)))
                 except ValueError:
                     continue
+                for i in range(0, len(tokens), 2):
+                    log.names.setdefault(log.key_of(tokens[i]), tokens[i])
                 log.valid[int(m.group(1))] = values
     if not runs[-1].steps and not runs[-1].valid:
         raise ValueError(f"{path}: no training lines found; expected lines such as 'epoch 1/5 step 10  loss "
@@ -121,7 +177,8 @@ def parse_training_log(path: str, run: int = -1) -> TrainingLog:
 
 def plot_training_log(log: TrainingLog, png_path: str, title: str = "") -> str:
     """Draw a 2-panel PNG: training loss (each logged step, and the mean per epoch; validation loss when
-    present) and validation GAP per epoch (Hit@1, PERR and mAP thinner). Returns ``png_path``.
+    present) and the validation metrics per epoch (the key of the best checkpoint thick, with its best
+    epoch marked; the others thinner). Returns ``png_path``.
 
     The x axis is the epoch; a logged step ``s`` of epoch ``e`` with ``S`` steps sits at ``e - 1 + s / S``
     (``S`` from the ``epoch done`` line, else the largest logged step of that epoch).
@@ -145,15 +202,23 @@ def plot_training_log(log: TrainingLog, png_path: str, title: str = "") -> str:
     if log.valid:
         epochs = sorted(log.valid)
         ax_loss.plot(epochs, [log.valid[e]["loss"] for e in epochs], "s--", color="#c44e52", label="valid loss")
-        ax_gap.plot(epochs, [log.valid[e]["gap"] for e in epochs], "o-", color="#55a868", lw=2.5, label="GAP")
-        for key, name, color in (("hit_at_one", "Hit@1", "#8172b2"), ("perr", "PERR", "#ccb974"),
-                                 ("map", "mAP", "#64b5cd")):
-            ax_gap.plot(epochs, [log.valid[e][key] for e in epochs], ".-", color=color, lw=1, label=name)
-        best = max(epochs, key=lambda e: log.valid[e]["gap"])
-        ax_gap.annotate(f"best GAP {log.valid[best]['gap']:.4f}", (best, log.valid[best]["gap"]),
-                        textcoords="offset points", xytext=(0, -16),
-                        ha="right" if best == epochs[-1] and len(epochs) > 1 else "center")
-        ax_gap.set_ylim(0, 1.02)
+        others = ("#8172b2", "#ccb974", "#64b5cd", "#dd8452", "#937860", "#da8bc3")
+        values: List[float] = []
+        for i, (key, name) in enumerate(sorted(log.names.items(), key=lambda kv: kv[0] != log.best_key)):
+            pts = [(e, log.valid[e][key]) for e in epochs if key in log.valid[e]]
+            values += [v for _, v in pts]
+            style = dict(color="#55a868", lw=2.5, marker="o") if key == log.best_key else \
+                dict(color=others[(i - 1) % len(others)], lw=1, marker=".")
+            ax_gap.plot([p[0] for p in pts], [p[1] for p in pts], "-", label=name, **style)
+        best = log.best_epoch()
+        if best is not None:
+            name = log.names.get(log.best_key, log.best_key)
+            ax_gap.annotate(f"best {name} {log.valid[best][log.best_key]:.4f}", (best, log.valid[best][log.best_key]),
+                            textcoords="offset points", xytext=(0, -16),
+                            ha="right" if best == epochs[-1] and len(epochs) > 1 else "center")
+        finite = [v for v in values if v == v and abs(v) != float("inf")]
+        if finite and min(finite) >= 0 and max(finite) <= 1:
+            ax_gap.set_ylim(0, 1.02)
     else:
         ax_gap.text(0.5, 0.5, "no validation lines in the log\n(train with --validate)", ha="center",
                     va="center", transform=ax_gap.transAxes)
@@ -163,7 +228,8 @@ def plot_training_log(log: TrainingLog, png_path: str, title: str = "") -> str:
     ax_loss.grid(alpha=0.3)
     ax_gap.set_xlabel("epoch")
     ax_gap.set_ylabel("validation metric")
-    ax_gap.set_title("Validation GAP per epoch")
+    ax_gap.set_title(f"Validation metrics per epoch (best by {log.names.get(log.best_key, log.best_key)}, "
+                     f"{log.best_mode})")
     ax_gap.grid(alpha=0.3)
     for ax in (ax_loss, ax_gap):
         if ax.get_legend_handles_labels()[0]:

@@ -1,4 +1,5 @@
-"""Evaluation report written by ``main.py --test`` beside ``test_metrics.json``.
+"""Evaluation report of :class:`~paddlevideo.metrics.youtube8m.YouTube8MMetric`, written by ``main.py --test``
+beside ``test_metrics.json`` through :meth:`~paddlevideo.metrics.youtube8m.YouTube8MMetric.report`.
 
 Computed from the state of the streaming :class:`paddlevideo.metrics.youtube8m.YouTube8MMetric` (each
 video's top-k (class, score, hit) triplets and the per-class positive counts), so it costs no second
@@ -29,7 +30,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 
 import numpy as np
 
-from ..metrics.average_precision import expected_average_precision
+from .average_precision import expected_average_precision
 
 __all__ = ["precision_recall_curve", "write_eval_report"]
 
