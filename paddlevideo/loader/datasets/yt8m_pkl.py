@@ -8,7 +8,7 @@ from ..registry import DATASETS
 from ..yt8m import BadPklError, DataError, DataReadError, load_pickle, read_pkl
 from ..yt8m.pkl import decode_pkl_video, load_pkl_videos
 from .base import ShardedVideoDataset
-from .sharding import regular_file_size
+from ..yt8m.tfrecord import regular_file_size
 from .sharding import locate
 
 # A pickle that starts with PROTO <n> EMPTY_DICT holds one dict, i.e. one video (split files).
