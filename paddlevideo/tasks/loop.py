@@ -23,7 +23,10 @@ KILL_AT_STEP_ENV = "PADDLEVIDEO_KILL_AT_STEP"
 
 
 class TrainingDiverged(RuntimeError):
-    """The loss became NaN or Inf; the message names the epoch, step and the last good checkpoint."""
+    """The loss became NaN or Inf; the message names the epoch, step and the last good checkpoint.
+    ``main.py`` exits with :attr:`exit_code` (:func:`paddlevideo.utils.cli.run_guarded`)."""
+
+    exit_code = 3
 
 
 @dataclass
