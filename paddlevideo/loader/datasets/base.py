@@ -29,7 +29,8 @@ from ..pipelines import Compose, collate_frames
 from ..yt8m.errors import (BadPklError, CorruptRecordError, DataError, DataReadError, describe_error,
                            error_from_description)
 from .bucketing import bucket_by_length
-from .sharding import dist_rank_and_world, num_global_steps, rank_step_ranges, worker_ranges
+from ...utils.dist import dist_rank_and_world
+from .sharding import num_global_steps, rank_step_ranges, worker_ranges
 
 _ERROR_FILE = "error.json"
 #: Errors that ``skip_corrupt`` skips: damaged or malformed content of one record / video.

@@ -22,18 +22,9 @@ does the same for streamed TFRecords by indexing the record offsets first
 from __future__ import annotations
 
 import math
-import os
 from typing import List, Sequence, Tuple
 
 import numpy as np
-
-
-def dist_rank_and_world() -> Tuple[int, int]:
-    """(rank, world size) of this process from the launcher's environment (``paddle.distributed.launch``
-    sets ``PADDLE_TRAINER_ID`` / ``PADDLE_TRAINERS_NUM``); (0, 1) without a launcher."""
-    rank = int(os.environ.get("PADDLE_TRAINER_ID", os.environ.get("PADDLE_GLOBAL_RANK", "0")))
-    world = int(os.environ.get("PADDLE_TRAINERS_NUM", os.environ.get("PADDLE_GLOBAL_SIZE", "1")))
-    return rank, max(world, 1)
 
 
 def reader_shard(rank: int, world: int, worker_id: int, num_workers: int) -> Tuple[int, int]:

@@ -1,7 +1,6 @@
 """Streaming dataset over PaddleVideo's YouTube-8M pkl files, named by a list file."""
 from __future__ import annotations
 
-import os
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from ..registry import DATASETS
