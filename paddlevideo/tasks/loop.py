@@ -72,7 +72,7 @@ class EpochContext:
 
     net: paddle.nn.Layer
     loader: Iterable[Any]
-    dataset: Optional["VideoDataset"]
+    dataset: Optional[VideoDataset]
     optimizer: Any
     scheduler: Any = None
     iter_step: bool = False
@@ -85,7 +85,7 @@ class EpochContext:
     on_log: Optional[Callable[[int, Dict[str, float]], None]] = None
 
 
-def iterate_batches(loader: Iterable[Any], dataset: Optional["VideoDataset"] = None) -> Iterator[Any]:
+def iterate_batches(loader: Iterable[Any], dataset: Optional[VideoDataset] = None) -> Iterator[Any]:
     """Iterate a DataLoader, raising the data error that ended one of the dataset's readers.
 
     Inside ``paddle.io.DataLoader`` a dataset of :mod:`paddlevideo.loader.datasets` does not raise: it

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from paddlevideo.loader.datasets.yt8m_pkl import YouTube8MPklDataset
-from paddlevideo.loader.datasets.yt8m_tfrecord import YouTube8MTFRecordDataset
 from paddlevideo.loader.datasets.base import ShardedVideoDataset
 from paddlevideo.loader.datasets.protocol import VideoDataset, check_dataset
+from paddlevideo.loader.datasets.yt8m_pkl import YouTube8MPklDataset
+from paddlevideo.loader.datasets.yt8m_tfrecord import YouTube8MTFRecordDataset
 from paddlevideo.loader.pipelines import collate_frames
 
 
