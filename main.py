@@ -44,7 +44,7 @@ def main(argv=None) -> int:
     from paddlevideo.utils.quiet import quiet_paddle
 
     quiet_paddle(args.verbose)
-    from paddlevideo.utils.cli import run_cli
+    from paddlevideo.tasks.cli import run_cli
 
     return run_cli(args)
 

@@ -117,7 +117,7 @@ def bench_one(model_name: str, size: str, args) -> Dict[str, Any]:
     """Time the real training loop, an instrumented copy of it and the compute floor for one (model, size)."""
     import paddle
 
-    from paddlevideo.tasks.loop import AmpSettings, train_one_epoch
+    from paddlevideo.tasks.loop import EpochContext, train_one_epoch
 
     heavy = model_name == "AttentionLSTM" and size == "full"
     steps = args.steps or (4 if heavy else 20)
@@ -141,8 +141,9 @@ def bench_one(model_name: str, size: str, args) -> Dict[str, Any]:
 
     def real_loop(n: int) -> float:
         t0 = time.perf_counter()
-        train_one_epoch(model, capture(n), None, optimizer, scheduler, scheduler is not None, 1, 1, 0, None, 1,
-                        log_interval, "none (benchmark)", AmpSettings())
+        ctx = EpochContext(model, capture(n), None, optimizer, scheduler, scheduler is not None,
+                           log_interval=log_interval)
+        train_one_epoch(ctx, 1, 0, "none (benchmark)")
         sync()
         return time.perf_counter() - t0
 

@@ -6,9 +6,9 @@ end as one ``error: ...`` line on stderr and exit code 2; ``--verbose`` adds the
 from __future__ import annotations
 
 import argparse
-import sys
-import traceback
 from typing import Callable
+
+from ..utils.cli import run_guarded
 
 __all__ = ["run_tool", "str2bool"]
 
@@ -30,38 +30,8 @@ def str2bool(value: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected a boolean (True/False, 1/0, yes/no), got {value!r}")
 
 
-def _user_errors() -> tuple:
-    from ..loader.yt8m import CorruptRecordError
-    from ..utils.checkpoint import CheckpointError
-    from ..utils.config import ConfigError
-    from .export import ExportError
-
-    return (ConfigError, CheckpointError, CorruptRecordError, ExportError, OSError, ImportError, KeyError,
-            ValueError, RuntimeError)
-
-
-def _message(e: BaseException) -> str:
-    """One line for ``e``: a KeyError's key text, an OSError's ``<file>: <reason>``, else ``str(e)``."""
-    if isinstance(e, KeyError) and e.args:
-        text = str(e.args[0])
-    elif isinstance(e, OSError) and e.strerror and e.filename is not None:
-        text = f"{e.filename}: {e.strerror}"
-    else:
-        text = str(e)
-    lines = text.strip().splitlines()
-    return lines[0] if lines else type(e).__name__
-
-
 def run_tool(body: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
-    """Run ``body(args)``; turn user errors into ``error: <message>`` on stderr and return 2.
-
-    ``RuntimeError`` is included because Paddle Inference reports unusable model files with it; ``OSError``
-    (unreadable or unwritable files, a symlink loop, a full disk) because it names the file and the reason.
+    """Run ``body(args)`` under the entry points' one error guard (:func:`paddlevideo.utils.cli.run_guarded`):
+    a user's mistake becomes ``error: <message>`` on stderr and exit code 2 (``--verbose`` adds the traceback).
     """
-    try:
-        return body(args)
-    except _user_errors() as e:
-        if getattr(args, "verbose", False):
-            traceback.print_exc()
-        print(f"error: {_message(e)}", file=sys.stderr)
-        return 2
+    return run_guarded(body, args)

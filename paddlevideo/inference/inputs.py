@@ -1,9 +1,9 @@
 """What ``tools/predict.py --input_file`` accepts, turned into record dicts.
 
 An input is a PaddleVideo pkl (``.pkl``: one video dict or a list of them), a TFRecord file
-(``.tfrecord``), a list file (``.list`` / ``.txt``: one path per line, first whitespace token, as
-PaddleVideo's ``FeatureDataset`` reads it; relative paths are taken from the list file's directory,
-then from the working directory), a directory (its ``.pkl`` and ``.tfrecord`` files, sorted), or a glob
+(``.tfrecord``), a list file (``.list`` / ``.txt``: one path per line, read as the pkl dataset reads
+it, :func:`paddlevideo.loader.yt8m.list_file.read_list_file`: relative paths are taken from the list
+file's directory), a directory (its ``.pkl`` and ``.tfrecord`` files, sorted), or a glob
 of those. Every video comes out as ``{"id": str, "labels": int64[L], <feature>: uint8[T, D], ...}``
 with all stored frames (truncation to ``max_frames`` is the pipeline's job).
 
@@ -20,6 +20,8 @@ import glob
 import os
 from dataclasses import dataclass
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+
+from ..loader.yt8m.list_file import read_list_file
 
 __all__ = ["PKL_SUFFIXES", "TFRECORD_SUFFIXES", "LIST_SUFFIXES", "InputVideo", "Skipped", "expand_inputs",
            "iter_input_items", "iter_input_records"]
@@ -88,29 +90,23 @@ def _one_line(path: str, exc: BaseException) -> str:
 
 
 def _read_list(path: str, skips: Optional[List[Skipped]] = None) -> List[str]:
-    """Files named by a list file; with ``skips`` a missing or foreign entry is recorded there, else raised."""
-    base = os.path.dirname(os.path.abspath(path))
+    """Files named by a list file (:func:`paddlevideo.loader.yt8m.list_file.read_list_file`'s rule); with
+    ``skips`` a missing or foreign entry is recorded there, else raised."""
+    def missing(n: int, token: str, resolved: str) -> None:
+        problem = FileNotFoundError(f"{path}: line {n}: {token} not found ({resolved} does not exist)")
+        if skips is None:
+            raise problem
+        skips.append(Skipped(path, None, str(problem)))
+
     out = []
-    with open(path, "r", encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            tokens = line.split()
-            if not tokens or tokens[0].startswith("#"):
-                continue
-            entry = os.path.expanduser(tokens[0])
-            candidates = [entry] if os.path.isabs(entry) else [os.path.join(base, entry), entry]
-            found = next((c for c in candidates if os.path.isfile(c)), None)
-            problem = None
-            if found is None:
-                problem = FileNotFoundError(f"{path}: line {n}: {tokens[0]} not found (looked in {base} and "
-                                            f"{os.getcwd()})")
-            elif _kind(found) not in ("pkl", "tfrecord"):
-                problem = ValueError(f"{path}: line {n}: {tokens[0]} is not a .pkl or .tfrecord file")
-            if problem is None:
-                out.append(found)
-            elif skips is None:
-                raise problem
-            else:
-                skips.append(Skipped(path, None, str(problem)))
+    for found in read_list_file(path, on_missing=missing):
+        if _kind(found) in ("pkl", "tfrecord") and not os.path.isdir(found):
+            out.append(found)
+            continue
+        problem = ValueError(f"{path}: {found} is not a .pkl or .tfrecord file")
+        if skips is None:
+            raise problem
+        skips.append(Skipped(path, None, str(problem)))
     return out
 
 
@@ -135,7 +131,7 @@ def _expand(path: str, skips: Optional[List[Skipped]]) -> List[Tuple[str, str]]:
                 continue
             try:
                 out.extend((_kind(g), g) for g in _read_list(f, skips))
-            except (OSError, UnicodeDecodeError) as e:
+            except (OSError, UnicodeDecodeError, ValueError) as e:
                 skips.append(Skipped(f, None, _one_line(f, e)))
         elif kind in ("pkl", "tfrecord"):
             out.append((kind, f))

@@ -8,18 +8,24 @@ from paddle.io import DataLoader
 
 from ..utils.registry import build
 from . import datasets, pipelines  # noqa: F401  (registration)
+from .datasets.protocol import VideoDataset, check_dataset
 from .registry import DATASETS, PIPELINES
 
 
-def build_dataset(cfg: Mapping[str, Any], mode: str) -> Any:
+def build_dataset(cfg: Mapping[str, Any], mode: str) -> VideoDataset:
     """Build ``DATASET.<mode>`` with ``PIPELINE.<mode>`` as its pipeline.
 
     The dataset config names its class with ``format`` (PaddleVideo's key). ``mode`` is one of
     train, valid, test. Pipeline steps that take ``num_classes`` and do not set it get
     ``MODEL.head.num_classes``, so the class count is written once.
 
+    Returns:
+        The dataset, checked against the contract the tasks use
+        (:class:`~paddlevideo.loader.datasets.protocol.VideoDataset`).
+
     Raises:
         KeyError: if the config has no ``DATASET.<mode>``; ValueError / KeyError for unknown names or options.
+        TypeError: the class does not implement :class:`~paddlevideo.loader.datasets.protocol.VideoDataset`.
     """
     datasets = cfg.get("DATASET") or {}
     if mode not in datasets:
@@ -31,10 +37,10 @@ def build_dataset(cfg: Mapping[str, Any], mode: str) -> Any:
         if num_classes is not None and "num_classes" not in step and step.get("name") in PIPELINES \
                 and "num_classes" in inspect.signature(PIPELINES.get(step["name"])).parameters:
             step["num_classes"] = num_classes
-    return build(datasets[mode], DATASETS, key="format", pipeline=steps)
+    return check_dataset(build(datasets[mode], DATASETS, key="format", pipeline=steps), f"DATASET.{mode}")
 
 
-def build_dataloader(dataset: Any, batch_size: int, num_workers: int = 0, **kwargs: Any) -> DataLoader:
+def build_dataloader(dataset: VideoDataset, batch_size: int, num_workers: int = 0, **kwargs: Any) -> DataLoader:
     """A ``paddle.io.DataLoader`` over an iterable dataset, batched with the dataset's own ``collate``.
 
     Args:

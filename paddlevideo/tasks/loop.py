@@ -6,12 +6,15 @@ import math
 import os
 import signal
 import time
-from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterable, Iterator, Optional
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, Optional
 
 import paddle
 
 from ..utils.logger import get_logger
+
+if TYPE_CHECKING:
+    from ..loader.datasets.protocol import VideoDataset
 
 #: Test-only fault injection: ``PADDLEVIDEO_KILL_AT_STEP=N`` makes the training process send itself
 #: SIGKILL right after global step ``N`` (1-based, counted over all epochs). The training path is the
@@ -20,7 +23,10 @@ KILL_AT_STEP_ENV = "PADDLEVIDEO_KILL_AT_STEP"
 
 
 class TrainingDiverged(RuntimeError):
-    """The loss became NaN or Inf; the message names the epoch, step and the last good checkpoint."""
+    """The loss became NaN or Inf; the message names the epoch, step and the last good checkpoint.
+    ``main.py`` exits with :attr:`exit_code` (:func:`paddlevideo.utils.cli.run_guarded`)."""
+
+    exit_code = 3
 
 
 @dataclass
@@ -40,7 +46,46 @@ class AmpSettings:
     dtype: str = "float16"
 
 
-def iterate_batches(loader: Iterable[Any], dataset: Any = None) -> Iterator[Any]:
+@dataclass
+class EpochContext:
+    """What every training epoch of a run uses, built once by the caller (:func:`train_one_epoch`).
+
+    Attributes:
+        net: the model, wrapped in ``paddle.DataParallel`` when ``world > 1``; ``net(batch, "train")``
+            returns ``{"loss": scalar float32}``.
+        loader: the training DataLoader (any iterable of batches, e.g. a list in tests).
+        dataset: its dataset (:class:`~paddlevideo.loader.datasets.protocol.VideoDataset`, for reader
+            error reports), or None when ``loader`` is a plain iterable.
+        optimizer: the optimizer (``step``, ``clear_grad``, ``get_lr``).
+        scheduler / iter_step: LR scheduler (or None), stepped after each step when ``iter_step``.
+        epochs: the run's last epoch (for the log line and the ETA).
+        num_steps: steps every rank must take per epoch (from the dataset's sharding); when this
+            rank's loader runs out earlier, it repeats its last batch with loss weight 0 so the
+            gradient all-reduce of the other ranks does not wait forever. None: as many as the loader gives.
+        world: number of ranks (videos/s are logged for all ranks together, assuming equal batches).
+        log_interval: log a line (loss, lr, videos/s, ETA) every ``log_interval`` steps (>= 1), and after
+            the epoch's last step when no line was logged in the epoch.
+        amp / scaler: mixed precision settings and the ``paddle.amp.GradScaler`` (None without AMP).
+        on_log: called as ``on_log(global_step, {"loss": ..., "lr": ...})`` at every log line
+            (VisualDL scalars, :class:`paddlevideo.utils.visualdl.ScalarWriter`).
+    """
+
+    net: paddle.nn.Layer
+    loader: Iterable[Any]
+    dataset: Optional[VideoDataset]
+    optimizer: Any
+    scheduler: Any = None
+    iter_step: bool = False
+    epochs: int = 1
+    num_steps: Optional[int] = None
+    world: int = 1
+    log_interval: int = 10
+    amp: AmpSettings = field(default_factory=AmpSettings)
+    scaler: Optional[Any] = None
+    on_log: Optional[Callable[[int, Dict[str, float]], None]] = None
+
+
+def iterate_batches(loader: Iterable[Any], dataset: Optional[VideoDataset] = None) -> Iterator[Any]:
     """Iterate a DataLoader, raising the data error that ended one of the dataset's readers.
 
     Inside ``paddle.io.DataLoader`` a dataset of :mod:`paddlevideo.loader.datasets` does not raise: it
@@ -51,8 +96,9 @@ def iterate_batches(loader: Iterable[Any], dataset: Any = None) -> Iterator[Any]
 
     Args:
         loader: the DataLoader (any iterable of batches).
-        dataset: its dataset; ``begin_pass()`` is called first when it has one (it raises errors in the
-            index of the files here), ``recorded_error()`` is checked as described.
+        dataset: its dataset (:class:`~paddlevideo.loader.datasets.protocol.VideoDataset`), or None for a
+            plain iterable; ``begin_pass()`` is called first (it raises errors in the index of the files
+            here), ``recorded_error()`` is checked as described.
 
     Yields:
         The loader's batches.
@@ -60,10 +106,9 @@ def iterate_batches(loader: Iterable[Any], dataset: Any = None) -> Iterator[Any]
     Raises:
         paddlevideo.loader.yt8m.DataError: the recorded error, with its type and attributes.
     """
-    begin = getattr(dataset, "begin_pass", None)
-    if begin is not None:
-        begin()
-    recorded = getattr(dataset, "recorded_error", None) or (lambda: None)
+    if dataset is not None:
+        dataset.begin_pass()
+    recorded = dataset.recorded_error if dataset is not None else (lambda: None)
     it = iter(loader)
     try:
         while True:
@@ -109,32 +154,18 @@ def _check_finite(nonfinite: paddle.Tensor, value: float, epoch: int, step: int,
                            "OPTIMIZER.grad_clip) and run again with --resume.")
 
 
-def train_one_epoch(net: paddle.nn.Layer, loader: Iterable[Any], dataset: Any, optimizer: Any,
-                    scheduler: Any, iter_step: bool, epoch: int, epochs: int, global_step: int,
-                    num_steps: Optional[int], world: int, log_interval: int, checkpoint_hint: str,
-                    amp: AmpSettings, scaler: Optional[Any] = None, eta_steps: Optional[int] = None,
-                    on_log: Optional[Callable[[int, Dict[str, float]], None]] = None) -> Dict[str, Any]:
+def train_one_epoch(ctx: EpochContext, epoch: int, global_step: int = 0, checkpoint_hint: str = "none saved yet",
+                    eta_steps: Optional[int] = None) -> Dict[str, Any]:
     """Run one epoch of optimisation steps.
 
     Args:
-        net: the model, wrapped in ``paddle.DataParallel`` when ``world > 1``; ``net(batch, "train")``
-            returns ``{"loss": scalar float32}``.
-        loader / dataset: the training DataLoader and its dataset (for worker error reports).
-        scheduler / iter_step: LR scheduler, stepped after each step when ``iter_step``.
+        ctx: what stays the same from epoch to epoch (model, data, optimizer, ranks, AMP, logging).
+        epoch: this epoch (1-based).
         global_step: steps done before this epoch (all epochs).
-        num_steps: steps every rank must take this epoch (from the dataset's sharding); when this
-            rank's loader runs out earlier, it repeats its last batch with loss weight 0 so the
-            gradient all-reduce of the other ranks does not wait forever. None: as many as the loader gives.
-        world: number of ranks (videos/s are logged for all ranks together, assuming equal batches).
-        log_interval: log a line (loss, lr, videos/s, ETA) every ``log_interval`` steps, and after the
-            epoch's last step when no line was logged in the epoch (``log_interval`` > steps per epoch).
         checkpoint_hint: where the last good checkpoint is, for the divergence message.
-        amp / scaler: mixed precision settings and the ``paddle.amp.GradScaler`` (None without AMP).
-        eta_steps: expected steps of an epoch when ``num_steps`` is None (e.g. the previous epoch's
+        eta_steps: expected steps of an epoch when ``ctx.num_steps`` is None (e.g. the previous epoch's
             count); only used for the ETA in the log line. The ETA covers the rest of the run's epochs
             at this epoch's speed (validation time not included).
-        on_log: called as ``on_log(global_step, {"loss": ..., "lr": ...})`` at every log line
-            (VisualDL scalars, :class:`paddlevideo.utils.visualdl.ScalarWriter`).
 
     Returns:
         ``{"global_step", "steps", "videos" (this rank), "seconds", "loss" (last finite loss),
@@ -144,14 +175,17 @@ def train_one_epoch(net: paddle.nn.Layer, loader: Iterable[Any], dataset: Any, o
         TrainingDiverged: the loss is NaN or Inf. On CPU it is checked every step before the optimizer
             step; on GPU every ``log_interval`` steps and at the end of the epoch, without a host sync in
             between.
-        RuntimeError: the loader gave more batches than ``num_steps`` (the data changed during training).
+        RuntimeError: the loader gave more batches than ``ctx.num_steps`` (the data changed during training).
     """
+    net, optimizer, scheduler, scaler, amp = ctx.net, ctx.optimizer, ctx.scheduler, ctx.scaler, ctx.amp
+    num_steps, epochs, world, on_log = ctx.num_steps, ctx.epochs, ctx.world, ctx.on_log
+    log_interval = max(int(ctx.log_interval), 1)
     logger = get_logger()
     kill_at = int(os.environ.get(KILL_AT_STEP_ENV, "0") or 0)
     net.train()
     tic = time.perf_counter()
     videos, step, last_loss = 0, 0, float("nan")
-    batches = iterate_batches(loader, dataset)
+    batches = iterate_batches(ctx.loader, ctx.dataset)
     last_batch = None
     # Reading the loss on the host costs nothing on CPU but stalls a GPU's queue, so there the NaN/Inf
     # flag stays on the device and is read every log_interval steps and at the end of the epoch
@@ -199,7 +233,7 @@ def train_one_epoch(net: paddle.nn.Layer, loader: Iterable[Any], dataset: Any, o
             loss.backward()
             optimizer.step()
         optimizer.clear_grad()
-        if scheduler is not None and iter_step:
+        if scheduler is not None and ctx.iter_step:
             scheduler.step()
         if weight:
             videos += int(batch["lengths"].shape[0])

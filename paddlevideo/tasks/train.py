@@ -12,6 +12,7 @@ import numpy as np
 import paddle
 
 from ..loader.builder import build_dataloader, build_dataset
+from ..loader.datasets.protocol import VideoDataset
 from ..modeling import build_model
 from ..solver import build_optimizer
 from ..utils.atomic import atomic_write
@@ -24,7 +25,7 @@ from .checkpointing import (check_finite, checkpoint_prefix, latest_epoch, outpu
 from ..metrics.base import BestRule
 from ..metrics.group import MetricGroup
 from .evaluate import build_metric, evaluate
-from .loop import AmpSettings, TrainingDiverged, train_one_epoch
+from .loop import AmpSettings, EpochContext, TrainingDiverged, train_one_epoch
 
 __all__ = ["TrainingDiverged", "AmpSettings", "seed_everything", "checkpoint_prefix", "output_dir_of",
            "write_json", "format_metrics", "best_from_counters", "train_model", "test_model"]
@@ -78,19 +79,10 @@ def best_from_counters(recorded: Optional[Mapping[str, Any]], rule: BestRule) ->
     return {**empty, "value": recorded.get("value"), "epoch": recorded.get("epoch")}
 
 
-def _prepare(dataset: Any, batch_size: int) -> None:
-    """Tell a dataset that shards by steps its per-rank batch size (other datasets need nothing)."""
-    if hasattr(dataset, "set_batch_size"):
-        dataset.set_batch_size(batch_size)
-
-
-def _report_skipped(dataset: Any, epoch: int, out_dir: str, rank: int, split: str) -> int:
+def _report_skipped(dataset: VideoDataset, epoch: int, out_dir: str, rank: int, split: str) -> int:
     """Gather the records every rank skipped this epoch; rank 0 logs them and writes
     ``skipped_<split>_epoch_<NNNNN>.json``. Returns the total."""
-    pop = getattr(dataset, "pop_skipped", None)
-    if pop is None:
-        return 0
-    skipped: List[Dict[str, Any]] = [d for part in all_gather_objects(pop()) for d in part]
+    skipped: List[Dict[str, Any]] = [d for part in all_gather_objects(dataset.pop_skipped()) for d in part]
     if skipped and rank == 0:
         first = "; ".join(f"{d['path']}: record {d['index']}"
                           + (f" at byte {d['offset']}" if d.get("offset") is not None else "")
@@ -167,13 +159,13 @@ def train_model(cfg: Mapping[str, Any], validate: bool = False, weights: Optiona
     model = build_model(cfg["MODEL"])
     num_classes = int(model.head.num_classes)
     train_set = build_dataset(cfg, "train")
-    _prepare(train_set, batch_size)
+    train_set.set_batch_size(batch_size)
     train_loader = build_dataloader(train_set, batch_size, num_workers)
-    num_steps = train_set.num_steps(world) if world > 1 and hasattr(train_set, "num_steps") else None
+    num_steps = train_set.num_steps(world) if world > 1 else None
     if validate:
         valid_set = build_dataset(cfg, "valid")
         valid_bs = int(data_cfg.get("valid_batch_size", batch_size))
-        _prepare(valid_set, valid_bs)
+        valid_set.set_batch_size(valid_bs)
         valid_loader = build_dataloader(valid_set, valid_bs, num_workers)
         metric = build_metric(cfg, num_classes)
     optimizer, scheduler, iter_step = build_optimizer(cfg["OPTIMIZER"], model.parameters())
@@ -216,13 +208,13 @@ def train_model(cfg: Mapping[str, Any], validate: bool = False, weights: Optiona
     last_metrics: Dict[str, float] = {}
     vdl = ScalarWriter(os.path.join(out_dir, VDL_SUBDIR), bool(use_visualdl or cfg.get("use_visualdl", False)), rank)
     eta_steps = num_steps
+    ctx = EpochContext(net, train_loader, train_set, optimizer, scheduler, iter_step, epochs, num_steps, world,
+                       log_interval, amp_cfg, scaler, on_log=lambda step, v: vdl.add_scalars("train", v, step))
     start = time.perf_counter()
     for epoch in range(start_epoch, epochs + 1):
         train_set.set_epoch(epoch)
         last_good = last_saved or "none saved yet"
-        stats = train_one_epoch(net, train_loader, train_set, optimizer, scheduler, iter_step, epoch, epochs,
-                                counters["global_step"], num_steps, world, log_interval, last_good, amp_cfg, scaler,
-                                eta_steps=eta_steps, on_log=lambda step, v: vdl.add_scalars("train", v, step))
+        stats = train_one_epoch(ctx, epoch, counters["global_step"], last_good, eta_steps)
         eta_steps = eta_steps or stats["steps"]
         counters["global_step"] = stats["global_step"]
         if scheduler is not None and not iter_step:
@@ -280,7 +272,7 @@ def test_model(cfg: Mapping[str, Any], weights: str,
     dataset = build_dataset(cfg, mode)
     data_cfg = cfg["DATASET"]
     batch_size = int(data_cfg.get("valid_batch_size", data_cfg.get("batch_size", 16)))
-    _prepare(dataset, batch_size)
+    dataset.set_batch_size(batch_size)
     loader = build_dataloader(dataset, batch_size, int(data_cfg.get("num_workers", 0)))
     metric = build_metric(cfg, int(model.head.num_classes))
     metrics = evaluate(model, loader, metric, "test", dataset)

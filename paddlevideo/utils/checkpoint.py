@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import pickle
-from typing import Any, Dict, Mapping
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
 import numpy as np
 import paddle
@@ -23,6 +23,24 @@ _BIG_PARAMS = "UnpackBigParamInfor@@"
 
 class CheckpointError(ValueError):
     """A checkpoint file is missing, unreadable, or does not fit the model (names the file and parameter)."""
+
+
+#: ``convert(state, model_keys) -> (state, origin or None)``: renamers of foreign checkpoint layouts,
+#: registered by the packages that know them (this module imports nothing above ``utils``).
+StateConverter = Callable[[Mapping[str, Any], Iterable[str]], Tuple[Dict[str, Any], Optional[str]]]
+_STATE_CONVERTERS: List[StateConverter] = []
+
+
+def register_state_converter(convert: StateConverter) -> StateConverter:
+    """Add ``convert`` to the converters :func:`load_weights` tries (once; returns it, usable as a decorator).
+
+    Args:
+        convert: ``convert(state, model_keys) -> (state, origin)``: the state dict, renamed when its layout
+            is recognised, and a description of that layout (None when nothing was renamed).
+    """
+    if convert not in _STATE_CONVERTERS:
+        _STATE_CONVERTERS.append(convert)
+    return convert
 
 
 def save_atomic(obj: Any, path: str) -> None:
@@ -153,10 +171,15 @@ def load_weights(model: paddle.nn.Layer, path: str) -> None:
     Raises:
         CheckpointError: unreadable file or a parameter that does not fit.
 
-    Checkpoints in a known foreign layout (PaddleVideo's ``AttentionLstmHead``) are renamed first, see
-    :mod:`paddlevideo.modeling.compat`.
+    Checkpoints in a known foreign layout (PaddleVideo's ``AttentionLstmHead``) are renamed first by the
+    converters registered with :func:`register_state_converter` (importing :mod:`paddlevideo.modeling`
+    registers :func:`paddlevideo.modeling.compat.convert_foreign_state`); the first that renames wins.
     """
-    from ..modeling.compat import convert_foreign_state  # local: modeling imports utils
-
-    state, origin = convert_foreign_state(load_state(path), model.state_dict().keys())
+    state: Dict[str, Any] = load_state(path)
+    keys = list(model.state_dict().keys())
+    origin = None
+    for convert in _STATE_CONVERTERS:
+        state, origin = convert(state, keys)
+        if origin is not None:
+            break
     set_state_strict(model, state, path if origin is None else f"{path} ({origin}, renamed)")

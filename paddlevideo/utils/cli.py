@@ -1,112 +1,65 @@
-"""What ``main.py`` runs: config, run folder, logging, device and seed set-up, then training or testing.
+"""The one error guard of the command-line entry points (``main.py`` and the ``tools/``).
 
-User mistakes (bad config, missing files, corrupt data, bad checkpoints, a busy or already used run folder)
-end as one line on stderr and exit code 2, never a traceback; so does a file-system error such as a full
-disk (ENOSPC), which names the file and the last complete checkpoint, kept as it was. A loss that became
-NaN/Inf ends the same way with exit code 3; ``--verbose`` shows the traceback too.
+A user's mistake (a bad config, a missing or corrupt file, a checkpoint of another model, an unusable
+exported model, a full disk) ends as exactly one ``error: <message>`` line on stderr and a non-zero exit
+code, never a traceback; ``--verbose`` prints the traceback too. The exceptions that count as a user's
+mistake are listed once, in :data:`USER_ERRORS`. The exit code is 2, or the exception class's own
+``exit_code`` attribute (``TrainingDiverged``, a loss that became NaN/Inf, sets 3).
 """
 from __future__ import annotations
 
 import argparse
-import errno
 import sys
 import traceback
-from typing import Any, Dict
+from typing import Callable, Optional
 
-from ..loader.yt8m import CorruptRecordError
-from .checkpoint import CheckpointError
-from .config import ConfigError, load_config, overridden_keys
+__all__ = ["USER_ERRORS", "USER_ERROR_EXIT", "one_line", "run_guarded"]
 
-
-def run_cli(args: argparse.Namespace) -> int:
-    """Run ``main.py`` with parsed arguments; returns the process exit code (0, 2 or 3)."""
-    from ..tasks.loop import TrainingDiverged
-
-    state: Dict[str, Any] = {}
-    try:
-        return _run(args, state)
-    except TrainingDiverged as e:
-        if getattr(args, "verbose", False):
-            traceback.print_exc()
-        print(f"error: {e}", file=sys.stderr)
-        return 3
-    except (ConfigError, CheckpointError, CorruptRecordError, FileNotFoundError, KeyError, ValueError) as e:
-        if getattr(args, "verbose", False):
-            traceback.print_exc()
-        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
-        print(f"error: {msg}", file=sys.stderr)
-        return 2
-    except OSError as e:
-        if getattr(args, "verbose", False):
-            traceback.print_exc()
-        print(f"error: {describe_os_error(e, state.get('cfg'))}", file=sys.stderr)
-        return 2
-    finally:
-        lock = state.get("lock")
-        if lock is not None:
-            lock.release()
+#: What a user's mistake raises. ``ValueError`` covers ConfigError, CheckpointError and the data errors
+#: (``paddlevideo.loader.yt8m.DataError``); ``KeyError`` a missing config key or name; ``OSError`` an
+#: unreadable or unwritable file (it names the file and the reason); ``ImportError`` an optional package
+#: that is not installed; ``RuntimeError`` Paddle Inference's report of unusable model files, ExportError,
+#: and TrainingDiverged.
+USER_ERRORS = (ValueError, KeyError, OSError, ImportError, RuntimeError)
+#: Exit code of a user's mistake, unless the exception class sets ``exit_code``.
+USER_ERROR_EXIT = 2
 
 
-def describe_os_error(e: OSError, cfg: Any = None) -> str:
-    """One line for a file-system error: what failed on which file, and for a full disk or quota, which
-    complete checkpoint of the run is kept (the files are written atomically, so none is half-written)."""
-    what = e.strerror or str(e)
-    where = e.filename if e.filename is not None else "a file"
-    line = f"{where}: {what}"
-    if e.errno in (errno.ENOSPC, errno.EDQUOT):
-        line = f"disk full while writing {where} ({what}); nothing already written was changed"
-        if cfg is not None:
-            try:
-                from ..tasks.checkpointing import checkpoint_prefix, latest_epoch
-
-                epoch = latest_epoch(cfg)
-                line += (f"; the last complete checkpoint is {checkpoint_prefix(cfg, epoch)}.pdparams (resume from "
-                         f"it with --resume once there is space)" if epoch else "; no complete checkpoint yet")
-            except Exception:  # the message must not fail on top of the error it reports
-                pass
-    return line
-
-
-def _run(args: argparse.Namespace, state: Dict[str, Any]) -> int:
-    from ..tasks.config_check import check_components
-    from ..tasks.train import output_dir_of, seed_everything, test_model, train_model
-    from .dist import rank as dist_rank
-    from .dist import set_device, world_size
-    from .logger import setup_logger
-    from .rundir import RunLock, check_output_dir, prepare_run_dir
-
-    cfg = load_config(args.config, args.override)
-    check_components(cfg, source=args.config, overridden=overridden_keys(args.override))
-    state["cfg"] = cfg
-    if args.test and not args.weights:
-        raise ConfigError("--test needs the weights to evaluate: -w PATH.pdparams")
-    label_file = getattr(args, "label_file", None)
-    if label_file and not args.test:
-        raise ConfigError("--label_file names the classes in the --test report; use it with --test")
-    labels = None
-    if label_file:
-        from ..inference.results import load_label_names
-
-        labels = load_label_names(label_file)
-    out_dir = output_dir_of(cfg)
-    check_output_dir(out_dir)
-    rank = dist_rank()
-    resume = bool(getattr(args, "resume", False)) or cfg.get("resume_epoch") is not None
-    moved = None
-    if not args.test and rank == 0:
-        state["lock"] = RunLock(out_dir).acquire()
-        moved = prepare_run_dir(out_dir, resume=resume, overwrite=bool(getattr(args, "overwrite", False)))
-    logger = setup_logger(out_dir, rank, filename="test.log" if args.test else "train.log")
-    if moved:
-        logger.info(f"--overwrite: the earlier run in {out_dir} was moved to {moved}")
-    device = set_device(args.device)
-    seed = args.seed if args.seed is not None else int(cfg.get("seed", 1234))
-    seed_everything(seed)
-    logger.info(f"config {args.config}  device {device}  processes {world_size()}  seed {seed}")
-    if args.test:
-        test_model(cfg, args.weights, label_names=labels)
+def one_line(e: BaseException) -> str:
+    """The message of ``e`` as one line: a KeyError's key text, an OSError's ``<file>: <reason>``, else
+    ``str(e)``; only its first line (Paddle's errors append a long C++ trace)."""
+    if isinstance(e, KeyError) and e.args:
+        text = str(e.args[0])
+    elif isinstance(e, OSError) and e.strerror and e.filename is not None:
+        text = f"{e.filename}: {e.strerror}"
     else:
-        train_model(cfg, validate=args.validate, weights=args.weights, resume=getattr(args, "resume", False),
-                    amp=getattr(args, "amp", False), amp_level=getattr(args, "amp_level", "O1"),
-                    use_visualdl=getattr(args, "use_visualdl", False))
-    return 0
+        text = str(e)
+    lines = text.strip().splitlines()
+    return lines[0] if lines else type(e).__name__
+
+
+def run_guarded(body: Callable[[argparse.Namespace], int], args: argparse.Namespace,
+                describe_os_error: Optional[Callable[[OSError], str]] = None) -> int:
+    """Run ``body(args)`` and return its exit code; a :data:`USER_ERRORS` exception instead prints
+    ``error: <message>`` (one line) on stderr and returns 2 (or the exception's ``exit_code``).
+
+    Args:
+        body: the command; returns its exit code.
+        args: its parsed arguments; ``args.verbose`` (when present and true) also prints the traceback.
+        describe_os_error: the message for an ``OSError`` (e.g. naming the last complete checkpoint on a
+            full disk); by default :func:`one_line`.
+
+    Returns:
+        ``body``'s exit code, 2, or the exception's ``exit_code``.
+    """
+    try:
+        return body(args)
+    except USER_ERRORS as e:
+        if getattr(args, "verbose", False):
+            traceback.print_exc()
+        if isinstance(e, OSError) and describe_os_error is not None:
+            msg = one_line(ValueError(describe_os_error(e)))
+        else:
+            msg = one_line(e)
+        print(f"error: {msg}", file=sys.stderr)
+        return int(getattr(type(e), "exit_code", USER_ERROR_EXIT))

@@ -2,13 +2,21 @@
 collectives training needs, each a no-op in a plain one-process run."""
 from __future__ import annotations
 
+import os
 from typing import Any, List, Tuple
 
 import paddle
 import paddle.distributed as dist
 
-from ..loader.datasets.sharding import dist_rank_and_world
 from .quiet import banner_filter
+
+
+def dist_rank_and_world() -> Tuple[int, int]:
+    """(rank, world size) of this process from the launcher's environment (``paddle.distributed.launch``
+    sets ``PADDLE_TRAINER_ID`` / ``PADDLE_TRAINERS_NUM``); (0, 1) without a launcher."""
+    rank = int(os.environ.get("PADDLE_TRAINER_ID", os.environ.get("PADDLE_GLOBAL_RANK", "0")))
+    world = int(os.environ.get("PADDLE_TRAINERS_NUM", os.environ.get("PADDLE_GLOBAL_SIZE", "1")))
+    return rank, max(world, 1)
 
 
 def init_distributed() -> Tuple[int, int]:

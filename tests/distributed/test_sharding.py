@@ -8,10 +8,10 @@ import os
 import numpy as np
 import pytest
 
-from paddlevideo.loader.datasets.sharding import (index_tfrecord, locate, num_global_steps, rank_step_ranges,
-                                                  worker_ranges)
+from paddlevideo.loader.datasets.sharding import locate, num_global_steps, rank_step_ranges, worker_ranges
 from paddlevideo.loader.datasets.yt8m_tfrecord import YouTube8MTFRecordDataset
 from paddlevideo.loader.yt8m import iter_records, read_tfrecord
+from paddlevideo.loader.yt8m.tfrecord import index_tfrecord
 from tests.tasks.tiny_setup import make_tiny_data
 
 

@@ -67,7 +67,7 @@ def toy():
 def trained(toy, tmp_path_factory):
     """Train the toy backbone for 3 epochs with validation through ``main.py``'s entry, in-process."""
     from main import parse_args
-    from paddlevideo.utils.cli import run_cli
+    from paddlevideo.tasks.cli import run_cli
 
     _, model_section = toy
     tmp = tmp_path_factory.mktemp("toy_backbone")

@@ -40,8 +40,8 @@ def _run(batches, monkeypatch, device, log_interval=4):
     monkeypatch.setattr(paddle.Tensor, "item", counting_item)
     net = _Net()
     opt = paddle.optimizer.SGD(0.1, parameters=net.parameters())
-    result = loop.train_one_epoch(net, batches, None, opt, None, False, 1, 1, 0, None, 1, log_interval, "ckpt",
-                                  loop.AmpSettings())
+    ctx = loop.EpochContext(net, batches, None, opt, log_interval=log_interval)
+    result = loop.train_one_epoch(ctx, 1, 0, "ckpt")
     return result, len(reads)
 
 

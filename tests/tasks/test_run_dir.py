@@ -206,7 +206,7 @@ def test_disk_full_while_saving_a_checkpoint_in_process(data, tmp_path, monkeypa
     from main import parse_args
     from paddlevideo.tasks.checkpointing import latest_epoch
     from paddlevideo.utils.checkpoint import load_pickle_state, load_state
-    from paddlevideo.utils.cli import run_cli
+    from paddlevideo.tasks.cli import run_cli
     from paddlevideo.utils.config import load_config
 
     out = tmp_path / "out"

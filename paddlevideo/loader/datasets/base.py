@@ -29,7 +29,8 @@ from ..pipelines import Compose, collate_frames
 from ..yt8m.errors import (BadPklError, CorruptRecordError, DataError, DataReadError, describe_error,
                            error_from_description)
 from .bucketing import bucket_by_length
-from .sharding import dist_rank_and_world, num_global_steps, rank_step_ranges, worker_ranges
+from ...utils.dist import dist_rank_and_world
+from .sharding import num_global_steps, rank_step_ranges, worker_ranges
 
 _ERROR_FILE = "error.json"
 #: Errors that ``skip_corrupt`` skips: damaged or malformed content of one record / video.
@@ -87,9 +88,18 @@ class ShardedVideoDataset(IterableDataset):
     Every error while reading is a :class:`~paddlevideo.loader.yt8m.DataError` (see the module doc
     for how it leaves a DataLoader).
 
+    Class attributes:
+        extra_keys: batch keys beyond the frame features, ``lengths`` and ``labels`` that this format's
+            records carry (e.g. ``label_weights`` float32 [C]); :meth:`collate` stacks them and refuses any
+            other record key. None here.
+
+    Implements :class:`~paddlevideo.loader.datasets.protocol.VideoDataset`, the contract the tasks use.
+
     Raises:
         ValueError: ``feature_names`` and ``feature_dims`` differ in length.
     """
+
+    extra_keys: Tuple[str, ...] = ()
 
     def __init__(self, pipeline: Optional[Sequence[Any]], feature_names: Sequence[str],
                  feature_dims: Sequence[int], shuffle: bool, shuffle_buffer: int, seed: int,
@@ -157,10 +167,11 @@ class ShardedVideoDataset(IterableDataset):
         return num_global_steps(self.num_records(), world, self.batch_size)
 
     def collate(self, records: List[Dict[str, Any]]) -> Dict[str, np.ndarray]:
-        """Batch collate, see :func:`paddlevideo.loader.pipelines.collate_frames`. Inside a loader an
-        error is recorded (:meth:`recorded_error`) and ends the stream instead of escaping."""
+        """Batch collate with this dataset's :attr:`extra_keys`, see
+        :func:`paddlevideo.loader.pipelines.collate_frames`. Inside a loader an error is recorded
+        (:meth:`recorded_error`) and ends the stream instead of escaping."""
         try:
-            return collate_frames(records)
+            return collate_frames(records, self.extra_keys)
         except Exception as e:
             if not in_loader():
                 raise

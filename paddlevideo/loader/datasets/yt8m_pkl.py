@@ -1,61 +1,20 @@
 """Streaming dataset over PaddleVideo's YouTube-8M pkl files, named by a list file."""
 from __future__ import annotations
 
-import os
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from ..registry import DATASETS
 from ..yt8m import BadPklError, DataError, DataReadError, load_pickle, read_pkl
+from ..yt8m.list_file import read_list_file
 from ..yt8m.pkl import decode_pkl_video, load_pkl_videos
 from .base import ShardedVideoDataset
-from .sharding import regular_file_size
+from ..yt8m.tfrecord import regular_file_size
 from .sharding import locate
+
+__all__ = ["YouTube8MPklDataset", "read_list_file"]
 
 # A pickle that starts with PROTO <n> EMPTY_DICT holds one dict, i.e. one video (split files).
 _ONE_DICT_PREFIX = b"}"
-
-
-def read_list_file(file_path: str, data_prefix: Optional[str] = None) -> List[str]:
-    """Paths of the pkl files a PaddleVideo list file names.
-
-    Each non-blank line's first whitespace-separated token is a path; relative paths are joined
-    to ``data_prefix`` (PaddleVideo's ``FeatureDataset`` rule, docs/youtube8m_format.md#list-files-and-the-data-prefix). With
-    ``data_prefix=None`` they are relative to the list file's own directory, which is where
-    PaddleVideo keeps its lists (``data/yt8m/train.list`` with ``data_prefix: data/yt8m``) and
-    where ``data/yt8m/tf2pkl.py`` writes them.
-
-    Args:
-        file_path: the list file (``~`` is expanded).
-        data_prefix: directory the listed paths are relative to, or None (see above).
-
-    Returns:
-        The paths, in list order.
-
-    Raises:
-        FileNotFoundError: the list file is missing, or listed files are missing (the message
-            names the list file, the line numbers and up to five missing paths).
-        ValueError: the list names no file.
-    """
-    list_path = os.path.expanduser(file_path)
-    if not os.path.isfile(list_path):
-        raise FileNotFoundError(f"list file {file_path!r} not found (working directory {os.getcwd()})")
-    prefix = os.path.dirname(list_path) if data_prefix is None else os.path.expanduser(data_prefix)
-    paths, missing = [], []
-    with open(list_path, encoding="utf-8") as f:
-        for number, line in enumerate(f, 1):
-            tokens = line.split()
-            if not tokens:
-                continue
-            path = os.path.join(prefix, tokens[0])
-            paths.append(path)
-            if not os.path.lexists(path):
-                missing.append(f"line {number}: {path}")
-    if missing:
-        shown = "; ".join(missing[:5]) + (f"; ... ({len(missing)} in all)" if len(missing) > 5 else "")
-        raise FileNotFoundError(f"{file_path}: listed files not found (data_prefix {prefix!r}): {shown}")
-    if not paths:
-        raise ValueError(f"list file {file_path!r} names no file")
-    return paths
 
 
 @DATASETS.register()

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import glob
 import os
-import struct
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 from ...utils.logger import get_logger
@@ -13,11 +12,9 @@ from ..yt8m import CorruptRecordError, DataError, DataReadError, proto
 # the reader's payload -> record step on its own.
 from ..yt8m.errors import RecordTypeError
 from ..yt8m.reader import RecordSchemaError, frame_decoder, record_type_mismatch
-from ..yt8m.tfrecord import FOOTER_SIZE, HEADER_SIZE, masked_crc32c
+from ..yt8m.tfrecord import FileIndex, index_tfrecord, read_payload_at
 from .base import ShardedVideoDataset
-from .sharding import FileIndex, dist_rank_and_world, index_tfrecord, locate
-
-_FOOTER = struct.Struct("<I")
+from .sharding import locate
 
 
 def expand_file_pattern(file_pattern: Union[str, Sequence[str]]) -> List[str]:
@@ -149,17 +146,7 @@ class YouTube8MTFRecordDataset(ShardedVideoDataset):
         from google.protobuf.message import DecodeError
 
         length = int(fi.lengths[index])
-        f.seek(offset + HEADER_SIZE)
-        blob = f.read(length + FOOTER_SIZE)
-        if len(blob) < length + FOOTER_SIZE:
-            raise CorruptRecordError(fi.path, index, offset, "file ends inside the record (was it changed "
-                                     "while training?)")
-        payload = blob[:length]
-        (stored,) = _FOOTER.unpack(blob[length:])
-        computed = masked_crc32c(payload)
-        if stored != computed:
-            raise CorruptRecordError(fi.path, index, offset, f"data CRC mismatch: stored 0x{stored:08x}, "
-                                     f"computed 0x{computed:08x} over {length} payload bytes")
+        payload = read_payload_at(f, fi.path, index, offset, length)
         message = message_class()
         try:
             message.ParseFromString(payload)

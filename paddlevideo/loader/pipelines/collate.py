@@ -1,30 +1,62 @@
 """Batching of variable-length videos: pad to the longest video of the batch."""
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping
+from typing import Any, Dict, List, Mapping, Sequence
 
 import numpy as np
 
 from .frames import frame_feature_keys
 
+#: Record keys every collate knows: the video id (not batched) and the multi-hot labels.
+KNOWN_KEYS = ("id", "labels")
 
-def collate_frames(records: List[Mapping[str, Any]]) -> Dict[str, np.ndarray]:
+
+def _stack_extra(records: List[Mapping[str, Any]], key: str) -> np.ndarray:
+    """Stack the declared extra key ``key`` of every record; the same shape in each (no padding)."""
+    values = []
+    for r in records:
+        if key not in r:
+            raise ValueError(f"video {r.get('id')!r} has no {key!r}, which the dataset declares in extra_keys")
+        values.append(np.asarray(r[key]))
+    first = values[0]
+    for r, v in zip(records, values):
+        if v.shape != first.shape:
+            raise ValueError(f"extra key {key!r} is ragged: video {r.get('id')!r} has shape {v.shape}, "
+                             f"video {records[0].get('id')!r} has {first.shape}; every record must give the same shape")
+    out = np.stack(values)
+    return out.astype(np.float32) if out.dtype == np.float64 else out
+
+
+def collate_frames(records: List[Mapping[str, Any]], extra_keys: Sequence[str] = ()) -> Dict[str, np.ndarray]:
     """Stack records into a batch, zero-padding every frame feature to the longest video in the batch.
 
     Args:
-        records: pipeline outputs, each with frame features ``uint8 [T_i, D]`` and ``labels`` (float32
-            multi-hot [C]) when present.
+        records: pipeline outputs, each with frame features ``uint8 [T_i, D]`` (the 2-D arrays), ``id`` and
+            ``labels`` (float32 multi-hot [C]) when present, and the ``extra_keys``.
+        extra_keys: further keys the dataset declares (e.g. ``label_weights`` float32 [C]); each is stacked
+            to ``[B, ...]`` (float64 becomes float32, other dtypes are kept) and must have the same shape in
+            every record.
 
     Returns:
-        ``{<feature>: uint8 [B, max T_i, D], "lengths": int64 [B], "labels": float32 [B, C]}``; features
-        keep their dtype (uint8 stays uint8). ``lengths`` are the frame counts of the first feature.
+        ``{<feature>: uint8 [B, max T_i, D], "lengths": int64 [B], "labels": float32 [B, C], <extra key>:
+        [B, ...]}``; features keep their dtype (uint8 stays uint8). ``lengths`` are the frame counts of the
+        first feature.
 
     Raises:
-        ValueError: for an empty batch, or records whose features differ in frame count or keys.
+        ValueError: for an empty batch, records whose features differ in frame count or keys, a record key
+            that is neither a frame feature, ``id``, ``labels`` nor declared in ``extra_keys``, or a declared
+            key that is missing from a record or differs in shape between records (ragged).
     """
     if not records:
         raise ValueError("cannot collate an empty batch")
     keys = frame_feature_keys(records[0])
+    allowed = set(keys) | set(KNOWN_KEYS) | set(extra_keys)
+    for r in records:
+        unknown = [k for k in r if k not in allowed]
+        if unknown:
+            raise ValueError(f"video {r.get('id')!r} has key(s) {unknown} that are neither frame features (2-D arrays), "
+                             f"{' nor '.join(KNOWN_KEYS)}, nor declared by the dataset (extra_keys "
+                             f"{list(extra_keys)}); declare them or drop them in the pipeline")
     lengths = np.array([len(r[keys[0]]) for r in records], dtype=np.int64)
     max_len = max(int(lengths.max()), 1)
     batch: Dict[str, np.ndarray] = {}
@@ -41,4 +73,6 @@ def collate_frames(records: List[Mapping[str, Any]]) -> Dict[str, np.ndarray]:
     batch["lengths"] = lengths
     if "labels" in records[0]:
         batch["labels"] = np.stack([np.asarray(r["labels"], dtype=np.float32) for r in records])
+    for k in extra_keys:
+        batch[k] = _stack_extra(records, k)
     return batch

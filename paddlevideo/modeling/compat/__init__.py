@@ -1,6 +1,7 @@
 """Converters for checkpoints written by other code bases (PaddleVideo ...) into this package's names.
 
-:func:`convert_foreign_state` is what :func:`paddlevideo.utils.checkpoint.load_weights` calls: it
+:func:`convert_foreign_state` is what :func:`paddlevideo.utils.checkpoint.load_weights` calls (registered
+by :mod:`paddlevideo.modeling`): it
 leaves a native state dict alone and renames the parameters of a recognised foreign layout. Pure
 Python: importing this package does not import paddle.
 """

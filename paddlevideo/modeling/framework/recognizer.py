@@ -23,7 +23,8 @@ class Recognizer1D(nn.Layer):
         loss: loss config; its ``input_type`` must equal the head's ``output_type``.
 
     The batch is a mapping with one uint8 [B, T, D] tensor per feature name, ``lengths`` int64 [B] and,
-    except for ``infer``, ``labels`` float32 multi-hot [B, C].
+    except for ``infer``, ``labels`` float32 multi-hot [B, C]; an optional ``label_weights`` float32 [B, C]
+    (a dataset's declared extra key) is passed to the loss as ``weights``.
 
     Raises:
         ValueError: if the loss expects logits and the head gives probabilities, or the reverse.
@@ -77,7 +78,10 @@ class Recognizer1D(nn.Layer):
         if mode != "infer":
             if self.loss_func is None:
                 raise ValueError(f"mode {mode!r} needs MODEL.loss in the config")
-            result["loss"] = self.loss_func(out, batch["labels"])
+            if "label_weights" in batch:
+                result["loss"] = self.loss_func(out, batch["labels"], weights=batch["label_weights"])
+            else:
+                result["loss"] = self.loss_func(out, batch["labels"])
         if mode != "train":
             result["probs"] = self.head.to_probs(out)
         return result
