@@ -230,10 +230,6 @@ class RecordTypeError(DataError):
         return (type(self), (self.path, self.index, self.offset, self.reason))
 
 
-_DESCRIBED = {cls.__name__: cls for cls in (CorruptRecordError, BadPklError, UnsafePickleError, DataReadError,
-                                            RecordTypeError)}
-
-
 def describe_error(exc: DataError) -> dict:
     """A JSON-serialisable description of a data error, rebuilt by :func:`error_from_description`.
 
@@ -247,13 +243,29 @@ def describe_error(exc: DataError) -> dict:
             "offset": getattr(exc, "offset", None), "reason": getattr(exc, "reason", str(exc))}
 
 
+def _data_error_classes() -> dict:
+    """Every :class:`DataError` subclass by class name, the package's and those a contributor defines."""
+    found, todo = {}, [DataError]
+    while todo:
+        cls = todo.pop()
+        for sub in cls.__subclasses__():
+            found.setdefault(sub.__name__, sub)
+            todo.append(sub)
+    return found
+
+
 def error_from_description(d: dict) -> DataError:
-    """The error a :func:`describe_error` dict describes (a :class:`DataReadError` carrying its message
-    when the type is unknown)."""
-    cls = _DESCRIBED.get(d.get("type"))
+    """The error a :func:`describe_error` dict describes.
+
+    The class is looked up by name among the subclasses of :class:`DataError` only (never imported from
+    the description), and rebuilt from its constructor arguments. When that fails, a :class:`DataReadError`
+    carries the same path, record, offset and reason, so the message reads the same.
+    """
+    cls = _data_error_classes().get(d.get("type"))
     if cls is not None:
         try:
             return cls(*d["args"])
         except (TypeError, ValueError):
             pass
-    return DataReadError(d.get("path") or "?", d.get("message") or "unknown error")
+    return DataReadError(d.get("path") or "?", d.get("reason") or d.get("message") or "unknown error",
+                         d.get("index"), d.get("offset"))
