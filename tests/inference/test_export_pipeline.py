@@ -3,8 +3,8 @@ AttentionCluster exported with seg_num frame sampling predicts what the eager mo
 stride-centre frames (the legacy reader's evaluation sampling, docs/models_reference.md#legacy-paddle-attentioncluster)."""
 import numpy as np
 import paddle
-
 from inference_helpers import random_videos
+
 from paddlevideo.inference.export import export_model
 from paddlevideo.inference.predictor import InferenceOptions, Predictor
 from paddlevideo.inference.runner import predict_stream

@@ -8,8 +8,8 @@ import numpy as np
 import paddle
 import pytest
 import yaml
-
 from inference_helpers import DATA, TINY_CFG
+
 from paddlevideo.inference.export import build_eval_model
 from paddlevideo.loader.yt8m.pkl import read_pkl
 

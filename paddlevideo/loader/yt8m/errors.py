@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-
 import pickle
 
 __all__ = ["BadPklError", "CorruptRecordError", "DataError", "DataReadError", "RecordTypeError",
@@ -185,7 +184,7 @@ class DataReadError(DataError):
 
     @classmethod
     def from_exception(cls, exc: BaseException, path: str | os.PathLike, index: int | None = None,
-                       offset: int | None = None) -> "DataReadError":
+                       offset: int | None = None) -> DataReadError:
         """Describe ``exc`` (raised while reading ``path``) as a DataReadError.
 
         An ``OSError`` becomes its ``strerror`` (``"Is a directory"``, ``"Too many levels of symbolic

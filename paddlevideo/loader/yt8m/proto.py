@@ -107,7 +107,7 @@ def _build_file_proto() -> Any:
     return file_proto
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def message_classes() -> dict[str, type]:
     """Build (once) and return all nine message classes, keyed by their short name.
 

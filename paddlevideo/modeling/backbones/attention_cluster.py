@@ -25,10 +25,10 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
+from ...utils.types import DropRate, PositiveInt
 from ..layers.attention import masked_softmax
 from ..layers.masked_batch_norm import MaskedBatchNorm1D
 from ..registry import BACKBONES
-from ...utils.types import DropRate, PositiveInt
 from .base import FrameBackbone
 
 _WEIGHTINGS = ("fc1", "fc2")

@@ -2,8 +2,6 @@
 classification", arXiv 1706.06905, eq. 3): ``y = x * sigmoid(W x + b)``."""
 from __future__ import annotations
 
-from typing import Optional
-
 import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
@@ -29,7 +27,7 @@ class ContextGating(nn.Layer):
     Input float32 [B, C]; output float32 [B, C].
     """
 
-    def __init__(self, channels: int, hidden_size: Optional[int] = None, batch_norm: bool = True,
+    def __init__(self, channels: int, hidden_size: int | None = None, batch_norm: bool = True,
                  drop_rate: float = 0.0) -> None:
         super().__init__()
         self.channels = int(channels)
