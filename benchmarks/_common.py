@@ -154,7 +154,8 @@ def synthetic_shards(num_files: int, videos_per_file: int, seed: int = 0, num_cl
     """Write (once, then reuse) ``num_files`` TFRecord shards of synthetic YouTube-8M frame-level videos.
 
     Files go to ``<data_dir>/<files>x<videos>_s<seed>_c<classes>/`` (``data_dir`` defaults to
-    ``$TMPDIR/paddlevideo_bench``), so different sizes never share shards; a shard is written only if missing. Written with the package's own :func:`write_tfrecord` (the TF schema).
+    ``$TMPDIR/paddlevideo_bench``), so different sizes never share shards; a shard is written only if missing.
+    Written with the package's own :func:`write_tfrecord` (the TF schema).
 
     Returns:
         The shard paths, sorted.

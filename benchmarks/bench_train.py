@@ -20,9 +20,9 @@ shards with YouTube-8M shapes (uint8 codes, ~218 frames per video, up to 300; se
 ``efficiency = floor / full step`` (summed over the same batch shapes), and ``efficiency_fwd_bwd`` with
 the floor without the optimizer. Real-loop steps and floor steps alternate, R F F R R F F R ..., each
 floor step on the shape of the latest real step (floor times are scaled by computed frames, real/floor),
-so both see the same machine load and a load trend cancels; then the
-instrumented loop runs ``--instrumented_steps`` steps; all of it ``--rounds`` times. The load average is recorded. On GPU
-the instrumented loop and the floor synchronise the device at phase boundaries; the real loop does not.
+so both see the same machine load and a load trend cancels; then the instrumented loop runs
+``--instrumented_steps`` steps; all of it ``--rounds`` times. The load average is recorded. On GPU the
+instrumented loop and the floor synchronise the device at phase boundaries; the real loop does not.
 """
 from __future__ import annotations
 
@@ -208,7 +208,7 @@ def bench_one(model_name: str, size: str, args) -> dict[str, Any]:
                 floor_shapes.append(shapes[-1])
                 floor_times.append(floor_step(premade(shapes[-1], rng)))
         instr.extend(instrumented_step(i + 1) for i in range(args.instrumented_steps or (1 if heavy else steps)))
-    del it
+    it = None  # drop the loader iterator (and its worker processes) before the summary
     loop_s = float(sum(loop_times))
 
     n_steps = len(shapes)
@@ -311,8 +311,9 @@ def main(argv=None) -> int:
                  ("model", "size", "params", "videos/s", "floor v/s", "eff", "eff(fb)", "step s", "floor s",
                   "i:wait s", "i:fwd+bwd s", "i:opt s", "i:log s", "pad x", "GF/video", "GF/s"),
                  args.json,
-                 notes=["step s = the real loop (tasks/loop.py train_one_epoch) per step; eff = floor (fwd+bwd+optimizer "
-                        "on pre-made tensors of the same batch shapes) / step; i: = instrumented copy of the loop; "
+                 notes=["step s = the real loop (tasks/loop.py train_one_epoch) per step; eff = floor "
+                        "(fwd+bwd+optimizer on pre-made tensors of the same batch shapes) / step; "
+                        "i: = instrumented copy of the loop; "
                         "eff(fb) uses the floor without the optimizer; pad x = computed / real frames; "
                         "GF/video = forward GFLOP of a 300-frame video (Linear+LSTM matmuls); "
                         "GF/s = 3 x forward FLOPs of the computed frames / full step time.",

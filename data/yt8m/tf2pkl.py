@@ -27,7 +27,8 @@ Memory: the whole-file mode holds one TFRecord's videos per worker in memory (as
 tool does); ``--split`` holds one video at a time.
 
 Source: PaddleVideo ``data/yt8m/tf2pkl.py``, ``split_yt8m.py`` and the list-file steps of
-``docs/en/dataset/youtube8m.md`` (docs/youtube8m_format.md#paddlevideo-pkl-files, #split-pkl-files, #list-files-and-the-data-prefix).
+``docs/en/dataset/youtube8m.md`` (docs/youtube8m_format.md#paddlevideo-pkl-files, #split-pkl-files,
+#list-files-and-the-data-prefix).
 """
 from __future__ import annotations
 

@@ -12,7 +12,8 @@ Files written to ``output_dir`` (prefix = ``model_name`` of the config):
   ``num_classes``), see :func:`inference_meta_path`;
 * optionally ``<prefix>.onnx`` (:mod:`paddlevideo.inference.onnx_export`).
 
-Follows ``paddle.jit.to_static(..., full_graph=True)`` + ``paddle.jit.save`` as verified in docs/paddle3_notes.md#export-pir-json-and-pdiparams.
+Follows ``paddle.jit.to_static(..., full_graph=True)`` + ``paddle.jit.save`` as verified in
+docs/paddle3_notes.md#export-pir-json-and-pdiparams.
 """
 from __future__ import annotations
 
@@ -201,7 +202,8 @@ def export_model(cfg: Mapping[str, Any], output_dir: str, weights: str | None = 
     wrapper = InferenceModule(model)
     wrapper.eval()
     prefix = os.path.join(output_dir, model_name)
-    with warnings.catch_warnings():  # dy2static's harmless "Tensor do not have 'place'" (docs/paddle3_notes.md#console-noise)
+    # dy2static's harmless "Tensor do not have 'place'" (docs/paddle3_notes.md#console-noise)
+    with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Tensor do not have 'place'")
         static = paddle.jit.to_static(wrapper, input_spec=[list(specs[:-1]), specs[-1]], full_graph=True)
         paddle.jit.save(static, prefix)

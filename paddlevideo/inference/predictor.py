@@ -1,8 +1,8 @@
 """Paddle Inference predictor for exported models: configuration from options, batch in, probabilities out.
 
 :func:`build_inference_config` turns :class:`InferenceOptions` into a ``paddle.inference.Config``
-(API of Paddle 3.3, docs/paddle3_notes.md#paddle-inference-on-cpu-gpu-and-tensorrt); :class:`Predictor` feeds collated batches
-(``{<feature>: uint8 [B, T, D], "lengths": int64 [B]}``) to the exported program and returns
+(API of Paddle 3.3, docs/paddle3_notes.md#paddle-inference-on-cpu-gpu-and-tensorrt); :class:`Predictor` feeds
+collated batches (``{<feature>: uint8 [B, T, D], "lengths": int64 [B]}``) to the exported program and returns
 its sigmoid probabilities float32 [B, C].
 
 GPU and TensorRT settings follow the documented API but could only be checked on the CPU build

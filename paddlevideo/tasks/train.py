@@ -102,7 +102,10 @@ def _report_skipped(dataset: VideoDataset, epoch: int, out_dir: str, rank: int, 
 
 
 def _amp_settings(amp: bool, amp_level: str) -> AmpSettings:
-    """AMP on GPU; on CPU a logged no-op (Paddle 3.3 has no CPU half-precision kernels, docs/paddle3_notes.md#amp-on-cpu)."""
+    """AMP on GPU; on CPU a logged no-op.
+
+    Paddle 3.3 has no CPU half-precision kernels (docs/paddle3_notes.md#amp-on-cpu).
+    """
     if amp_level not in ("O1", "O2"):
         raise ValueError(f"--amp_level must be O1 or O2, got {amp_level!r}")
     if amp and not paddle.get_device().startswith("gpu"):

@@ -22,7 +22,8 @@ def dist_rank_and_world() -> tuple[int, int]:
 def init_distributed() -> tuple[int, int]:
     """Initialise the parallel environment when launched with more than one process.
 
-    On a CPU build the launcher selects the gloo backend; on GPUs NCCL (docs/paddle3_notes.md#data-parallel-with-launch-on-cpu).
+    On a CPU build the launcher selects the gloo backend; on GPUs NCCL
+    (docs/paddle3_notes.md#data-parallel-with-launch-on-cpu).
 
     Returns:
         (rank, world size); (0, 1) for a plain ``python main.py`` run, where no collective is set up

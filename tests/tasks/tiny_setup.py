@@ -33,7 +33,8 @@ def make_tiny_data(data_dir: str, train_videos: int = 37, valid_videos: int = 13
 
     os.makedirs(data_dir, exist_ok=True)
     ids: dict[str, list[str]] = {}
-    for split, n, shards, seed in (("train", train_videos, train_shards, 1), ("validate", valid_videos, valid_shards, 2)):
+    for split, n, shards, seed in (("train", train_videos, train_shards, 1),
+                                   ("validate", valid_videos, valid_shards, 2)):
         records = make_records(n, seed, prefix=split[0])
         ids[split] = [r["id"] for r in records]
         for s in range(shards):

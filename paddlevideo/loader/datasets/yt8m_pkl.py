@@ -57,7 +57,8 @@ class YouTube8MPklDataset(ShardedVideoDataset):
         DataReadError: a listed file cannot be read (a directory, a FIFO, a dangling symlink ...).
         Inside a DataLoader these are recorded instead (:mod:`.base`).
 
-    Source: PaddleVideo ``FeatureDataset`` (list file + ``data_prefix``), docs/youtube8m_format.md#list-files-and-the-data-prefix.
+    Source: PaddleVideo ``FeatureDataset`` (list file + ``data_prefix``),
+    docs/youtube8m_format.md#list-files-and-the-data-prefix.
     """
 
     def __init__(self, file_path: str, data_prefix: str | None = None,

@@ -55,8 +55,8 @@ def collate_frames(records: list[Mapping[str, Any]], extra_keys: Sequence[str] =
     for r in records:
         unknown = [k for k in r if k not in allowed]
         if unknown:
-            raise ValueError(f"video {r.get('id')!r} has key(s) {unknown} that are neither frame features (2-D arrays), "
-                             f"{' nor '.join(KNOWN_KEYS)}, nor declared by the dataset (extra_keys "
+            raise ValueError(f"video {r.get('id')!r} has key(s) {unknown} that are neither frame features "
+                             f"(2-D arrays), {' nor '.join(KNOWN_KEYS)}, nor declared by the dataset (extra_keys "
                              f"{list(extra_keys)}); declare them or drop them in the pipeline")
     lengths = np.array([len(r[keys[0]]) for r in records], dtype=np.int64)
     max_len = max(int(lengths.max()), 1)

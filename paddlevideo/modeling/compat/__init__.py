@@ -8,7 +8,7 @@ Python: importing this package does not import paddle.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Dict, Optional, Tuple
+from typing import Any
 
 from .paddlevideo import convert_paddlevideo_attention_lstm, is_paddlevideo_attention_lstm
 

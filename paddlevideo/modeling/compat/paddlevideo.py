@@ -2,8 +2,8 @@
 
 PaddleVideo (``paddlevideo/modeling/heads/attention_lstm_head.py``) keeps the whole AttentionLSTM in its
 head, one numbered attribute per modality; this package splits it into ``backbone`` (per-modality
-layers in ``LayerList``s) and ``head`` (the classifier). The computation is the same (docs/models_reference.md#paddlevideo-attentionlstm), so
-a checkpoint converts by renaming alone:
+layers in ``LayerList``s) and ``head`` (the classifier). The computation is the same
+(docs/models_reference.md#paddlevideo-attentionlstm), so a checkpoint converts by renaming alone:
 
 ==========================================  ==========================================
 PaddleVideo                                  this package

@@ -1,7 +1,7 @@
 """Mixture-of-experts classifier with context gating (Miech, Laptev, Sivic 2017, arXiv 1706.06905).
 
-Structure (the public TensorFlow AttentionCluster head, docs/models_reference.md#tensorflow-attentioncluster; the MoE is the YouTube-8M starter
-code's ``MoeModel``)::
+Structure (the public TensorFlow AttentionCluster head, docs/models_reference.md#tensorflow-attentioncluster; the
+MoE is the YouTube-8M starter code's ``MoeModel``)::
 
     x [B, in] -> dropout -> FC hidden_size (no bias) -> BN -> context gating        = h [B, H]
     gates   = softmax over M+1 of (h W_g) reshaped [B, C, M+1]   (M experts + 1 dummy expert, no bias)

@@ -13,8 +13,9 @@ class ContextGating(nn.Layer):
     Variants:
       * ``hidden_size=None`` (the paper's gating): ``g = BN(W x)`` with ``batch_norm`` (the bias is then
         BN's shift, as in the authors' code), otherwise ``g = W x + b``;
-      * ``hidden_size=H`` ("deep" gating of the public TensorFlow AttentionCluster, docs/models_reference.md#tensorflow-attentioncluster):
-        ``g = BN(W2 dropout(relu(BN(W1 x))))`` with W1: C -> H, W2: H -> C, no biases;
+      * ``hidden_size=H`` ("deep" gating of the public TensorFlow AttentionCluster,
+        docs/models_reference.md#tensorflow-attentioncluster): ``g = BN(W2 dropout(relu(BN(W1 x))))``
+        with W1: C -> H, W2: H -> C, no biases;
 
     and ``y = x * sigmoid(g)``. Since the gate is in (0, 1), probabilities in [0, 1] stay in [0, 1].
 
