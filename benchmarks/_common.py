@@ -13,7 +13,8 @@ import sys
 import tempfile
 import time
 import warnings
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -23,7 +24,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FEATURE_DIMS = {"rgb": 1024, "audio": 128}
 
 
-def prepare(threads: Optional[int] = None) -> None:
+def prepare(threads: int | None = None) -> None:
     """Make the repository importable and Paddle quiet; call before ``import paddle``.
 
     Args:
@@ -84,9 +85,9 @@ def synchronize(device: str) -> None:
         paddle.device.synchronize()
 
 
-def machine_info(device: str) -> Dict[str, Any]:
+def machine_info(device: str) -> dict[str, Any]:
     """Facts that make the figures interpretable: cores, load average, threads, versions, device."""
-    info: Dict[str, Any] = {
+    info: dict[str, Any] = {
         "cpus": os.cpu_count(),
         "loadavg_1_5_15": [round(x, 2) for x in os.getloadavg()],
         "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
@@ -134,7 +135,7 @@ def yt8m_like_lengths(n: int, rng: np.random.Generator) -> np.ndarray:
     return np.clip(seconds.astype(np.int64), 1, 300)
 
 
-def synthetic_records(n: int, seed: int, num_classes: int = 3862, start: int = 0) -> Iterator[Dict[str, Any]]:
+def synthetic_records(n: int, seed: int, num_classes: int = 3862, start: int = 0) -> Iterator[dict[str, Any]]:
     """``n`` record dicts with YouTube-8M shapes: random uint8 codes, 1-5 random labels, YT8M-like lengths.
 
     Yields:
@@ -149,11 +150,12 @@ def synthetic_records(n: int, seed: int, num_classes: int = 3862, start: int = 0
 
 
 def synthetic_shards(num_files: int, videos_per_file: int, seed: int = 0, num_classes: int = 3862,
-                     data_dir: Optional[str] = None) -> List[str]:
+                     data_dir: str | None = None) -> list[str]:
     """Write (once, then reuse) ``num_files`` TFRecord shards of synthetic YouTube-8M frame-level videos.
 
     Files go to ``<data_dir>/<files>x<videos>_s<seed>_c<classes>/`` (``data_dir`` defaults to
-    ``$TMPDIR/paddlevideo_bench``), so different sizes never share shards; a shard is written only if missing. Written with the package's own :func:`write_tfrecord` (the TF schema).
+    ``$TMPDIR/paddlevideo_bench``), so different sizes never share shards; a shard is written only if missing.
+    Written with the package's own :func:`write_tfrecord` (the TF schema).
 
     Returns:
         The shard paths, sorted.
@@ -173,7 +175,7 @@ def synthetic_shards(num_files: int, videos_per_file: int, seed: int = 0, num_cl
 
 
 def emit(name: str, result: Mapping[str, Any], table: Sequence[Sequence[Any]], header: Sequence[str],
-         json_path: Optional[str] = None, notes: Sequence[str] = ()) -> None:
+         json_path: str | None = None, notes: Sequence[str] = ()) -> None:
     """Print the result as one JSON line, then a readable table and notes; optionally save the JSON.
 
     Args:
@@ -219,13 +221,13 @@ def format_table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
-def best_and_median(times: Sequence[float]) -> Dict[str, float]:
+def best_and_median(times: Sequence[float]) -> dict[str, float]:
     """``{"min": ..., "median": ...}`` of repeated timings (seconds)."""
     arr = np.asarray(times, dtype=np.float64)
     return {"min": float(arr.min()), "median": float(np.median(arr))}
 
 
-def count_matmul_flops(model: Any, batch: Mapping[str, Any]) -> Dict[str, float]:
+def count_matmul_flops(model: Any, batch: Mapping[str, Any]) -> dict[str, float]:
     """Forward FLOPs of the matrix products of one ``model(batch, "infer")`` call, counted per layer.
 
     Counts ``nn.Linear`` (``2 * rows * in * out``) and ``nn.LSTM`` (per layer and direction, per *computed*

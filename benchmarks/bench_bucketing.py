@@ -96,7 +96,8 @@ def main(argv=None) -> int:
             summary = train_model(cfg, validate=True)
             seconds = time.perf_counter() - t0
             runs.append({"seed": seed, "bucket_window": window, "computed_over_real_frames": ratio,
-                         "final_gap": float(summary["last_metrics"]["gap"]), "best_gap": float(summary["best"]["value"]),
+                         "final_gap": float(summary["last_metrics"]["gap"]),
+                         "best_gap": float(summary["best"]["value"]),
                          "final_hit_at_one": float(summary["last_metrics"]["hit_at_one"]),
                          "train_seconds": float(summary.get("train_seconds", seconds)), "wall_seconds": seconds})
             print(f"# seed {seed} window {window}: GAP {runs[-1]['final_gap']:.4f}, pad x {ratio:.3f}, "

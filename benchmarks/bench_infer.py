@@ -122,8 +122,8 @@ def _padding_waste(predictor, meta, b: int, args: argparse.Namespace, rng) -> di
     """Computed / real frames of one YouTube-8M-like batch padded to its longest video vs to 512 frames, and
     the predictor's time on it vs on the same batch padded to ``--frames``."""
     import numpy as np
-
     from _common import yt8m_like_lengths
+
     from paddlevideo.loader.pipelines import collate_frames
 
     lengths = np.minimum(yt8m_like_lengths(b, rng), args.frames)

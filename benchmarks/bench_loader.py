@@ -61,6 +61,7 @@ def main(argv=None) -> int:
     passes = args.passes or (3 if args.small else 2)
 
     import paddle  # noqa: F401  (after prepare)
+
     from paddlevideo.loader.builder import build_dataloader
     from paddlevideo.loader.datasets.yt8m_tfrecord import YouTube8MTFRecordDataset
     from paddlevideo.loader.yt8m import read_tfrecord

@@ -20,9 +20,9 @@ shards with YouTube-8M shapes (uint8 codes, ~218 frames per video, up to 300; se
 ``efficiency = floor / full step`` (summed over the same batch shapes), and ``efficiency_fwd_bwd`` with
 the floor without the optimizer. Real-loop steps and floor steps alternate, R F F R R F F R ..., each
 floor step on the shape of the latest real step (floor times are scaled by computed frames, real/floor),
-so both see the same machine load and a load trend cancels; then the
-instrumented loop runs ``--instrumented_steps`` steps; all of it ``--rounds`` times. The load average is recorded. On GPU
-the instrumented loop and the floor synchronise the device at phase boundaries; the real loop does not.
+so both see the same machine load and a load trend cancels; then the instrumented loop runs
+``--instrumented_steps`` steps; all of it ``--rounds`` times. The load average is recorded. On GPU the
+instrumented loop and the floor synchronise the device at phase boundaries; the real loop does not.
 """
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ import copy
 import os
 import sys
 import time
-from typing import Any, Dict, List
+from typing import Any
 
 import numpy as np
 
@@ -67,7 +67,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def _build(model_name: str, size: str, args, files: List[str]):
+def _build(model_name: str, size: str, args, files: list[str]):
     import paddle
 
     from paddlevideo.loader.builder import build_dataloader, build_dataset
@@ -94,7 +94,7 @@ def _build(model_name: str, size: str, args, files: List[str]):
     return cfg, model, optimizer, scheduler if iter_step else None, loader, log_interval
 
 
-def _flops_per_frame_and_video(model) -> Dict[str, float]:
+def _flops_per_frame_and_video(model) -> dict[str, float]:
     """Forward matmul FLOPs ``per_video + per_frame * T`` of one video, from two tiny probes (T = 1, 2)
     counted by :func:`_common.count_matmul_flops`."""
     import paddle
@@ -113,7 +113,7 @@ def _count_params(model) -> int:
     return int(sum(int(np.prod(p.shape)) for p in model.parameters()))
 
 
-def bench_one(model_name: str, size: str, args) -> Dict[str, Any]:
+def bench_one(model_name: str, size: str, args) -> dict[str, Any]:
     """Time the real training loop, an instrumented copy of it and the compute floor for one (model, size)."""
     import paddle
 
@@ -129,7 +129,7 @@ def bench_one(model_name: str, size: str, args) -> Dict[str, Any]:
     flops = _flops_per_frame_and_video(model)
     sync = lambda: _common.synchronize(args.device)  # noqa: E731
     it = iter(loader)
-    shapes: List[Dict[str, Any]] = []
+    shapes: list[dict[str, Any]] = []
 
     def capture(n: int):
         """Yield n loader batches to the real loop, noting their shapes and lengths (no data copies)."""
@@ -147,7 +147,7 @@ def bench_one(model_name: str, size: str, args) -> Dict[str, Any]:
         sync()
         return time.perf_counter() - t0
 
-    def instrumented_step(step: int) -> Dict[str, float]:
+    def instrumented_step(step: int) -> dict[str, float]:
         t0 = time.perf_counter()
         batch = next(it)
         t1 = time.perf_counter()
@@ -167,7 +167,7 @@ def bench_one(model_name: str, size: str, args) -> Dict[str, Any]:
         return {"data_wait": t1 - t0, "fwd_bwd": t2 - t1, "optimizer": t3 - t2, "metric": 0.0,
                 "log_sync": t4 - t3, "step": t4 - t0}
 
-    def floor_step(tensors: Dict[str, Any]) -> Dict[str, float]:
+    def floor_step(tensors: dict[str, Any]) -> dict[str, float]:
         sync()
         t0 = time.perf_counter()
         loss = model(tensors, "train")["loss"]
@@ -180,7 +180,7 @@ def bench_one(model_name: str, size: str, args) -> Dict[str, Any]:
         t2 = time.perf_counter()
         return {"fwd_bwd": t1 - t0, "optimizer": t2 - t1, "step": t2 - t0}
 
-    def premade(shape: Dict[str, Any], rng: np.random.Generator) -> Dict[str, Any]:
+    def premade(shape: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
         out = {"lengths": paddle.to_tensor(shape["lengths"])}
         for k, v in shape.items():
             if k == "lengths":
@@ -208,7 +208,7 @@ def bench_one(model_name: str, size: str, args) -> Dict[str, Any]:
                 floor_shapes.append(shapes[-1])
                 floor_times.append(floor_step(premade(shapes[-1], rng)))
         instr.extend(instrumented_step(i + 1) for i in range(args.instrumented_steps or (1 if heavy else steps)))
-    del it
+    it = None  # drop the loader iterator (and its worker processes) before the summary
     loop_s = float(sum(loop_times))
 
     n_steps = len(shapes)
@@ -311,8 +311,9 @@ def main(argv=None) -> int:
                  ("model", "size", "params", "videos/s", "floor v/s", "eff", "eff(fb)", "step s", "floor s",
                   "i:wait s", "i:fwd+bwd s", "i:opt s", "i:log s", "pad x", "GF/video", "GF/s"),
                  args.json,
-                 notes=["step s = the real loop (tasks/loop.py train_one_epoch) per step; eff = floor (fwd+bwd+optimizer "
-                        "on pre-made tensors of the same batch shapes) / step; i: = instrumented copy of the loop; "
+                 notes=["step s = the real loop (tasks/loop.py train_one_epoch) per step; eff = floor "
+                        "(fwd+bwd+optimizer on pre-made tensors of the same batch shapes) / step; "
+                        "i: = instrumented copy of the loop; "
                         "eff(fb) uses the floor without the optimizer; pad x = computed / real frames; "
                         "GF/video = forward GFLOP of a 300-frame video (Linear+LSTM matmuls); "
                         "GF/s = 3 x forward FLOPs of the computed frames / full step time.",

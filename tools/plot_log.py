@@ -1,6 +1,6 @@
 """Turn a training log into a PNG of loss and the validation metrics per epoch.
 
-    python tools/plot_log.py output/AttentionLSTM_demo/train.log                 # -> output/AttentionLSTM_demo/train_log.png
+    python tools/plot_log.py output/AttentionLSTM_demo/train.log   # -> output/AttentionLSTM_demo/train_log.png
     python tools/plot_log.py output/AttentionLSTM_demo/train.log -o curves.png --title "demo run"
 
 Reads the ``train.log`` that ``main.py`` writes to ``output_dir`` (rank 0): the step lines (loss, lr) and

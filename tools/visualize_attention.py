@@ -7,7 +7,8 @@
 
 AttentionLSTM: one curve per modality over time. AttentionCluster: a units x frames heat map per
 modality. Beside the plot: the video's top-k predictions (names from ``--label_file``) and its true labels.
-Writes ``<output_dir>/<model_name>_<video id>_attention.png`` for each of the first ``--max_videos`` videos of the input.
+Writes ``<output_dir>/<model_name>_<video id>_attention.png`` for each of the first ``--max_videos`` videos of
+the input.
 ``--input_file`` takes what ``tools/predict.py`` takes (pkl, tfrecord, list file, directory or glob).
 """
 from __future__ import annotations

@@ -23,7 +23,7 @@ import glob
 import json
 import os
 import sys
-from typing import Dict, Iterator, List
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -39,12 +39,12 @@ OLD_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "frame")
 MANIFEST = "sample_manifest.json"
 
 
-def make_prototypes(num_classes: int, rng: np.random.Generator) -> Dict[str, np.ndarray]:
+def make_prototypes(num_classes: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Class prototypes: float32 [num_classes, D] per modality, entries N(0, 0.8^2)."""
     return {k: rng.normal(0.0, 0.8, size=(num_classes, d)).astype(np.float32) for k, d in FEATURE_DIMS.items()}
 
 
-def make_video(index: int, split: str, num_classes: int, protos: Dict[str, np.ndarray], rng: np.random.Generator,
+def make_video(index: int, split: str, num_classes: int, protos: dict[str, np.ndarray], rng: np.random.Generator,
                max_frames: int, signal_fraction: float, distractor_rate: float, noise: float) -> dict:
     """One record dict ``{id, labels int64[L], rgb uint8[T,1024], audio uint8[T,128]}``."""
     num_labels = int(rng.integers(1, 5))
@@ -67,7 +67,7 @@ def make_video(index: int, split: str, num_classes: int, protos: Dict[str, np.nd
     return record
 
 
-def generate_split(split: str, num_videos: int, shards: int, out_dir: str, seed: int, protos, args) -> List[str]:
+def generate_split(split: str, num_videos: int, shards: int, out_dir: str, seed: int, protos, args) -> list[str]:
     """Write ``num_videos`` videos of ``split`` into ``shards`` files ``sample_<split>NNNN.tfrecord``; returns
     paths."""
     paths = []

@@ -27,7 +27,8 @@ Memory: the whole-file mode holds one TFRecord's videos per worker in memory (as
 tool does); ``--split`` holds one video at a time.
 
 Source: PaddleVideo ``data/yt8m/tf2pkl.py``, ``split_yt8m.py`` and the list-file steps of
-``docs/en/dataset/youtube8m.md`` (docs/youtube8m_format.md#paddlevideo-pkl-files, #split-pkl-files, #list-files-and-the-data-prefix).
+``docs/en/dataset/youtube8m.md`` (docs/youtube8m_format.md#paddlevideo-pkl-files, #split-pkl-files,
+#list-files-and-the-data-prefix).
 """
 from __future__ import annotations
 
@@ -37,8 +38,8 @@ import glob
 import os
 import re
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Tuple
 
 from tqdm import tqdm
 
@@ -61,14 +62,14 @@ class Summary:
         lists: list files written.
     """
 
-    converted: List[str] = field(default_factory=list)
-    skipped: List[str] = field(default_factory=list)
+    converted: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
     videos: int = 0
-    failed: List[Tuple[str, str]] = field(default_factory=list)
-    lists: List[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    lists: list[str] = field(default_factory=list)
 
 
-def expand_sources(src: str) -> List[str]:
+def expand_sources(src: str) -> list[str]:
     """The ``.tfrecord`` files of a directory, or the files a glob matches, sorted.
 
     Raises:
@@ -80,7 +81,7 @@ def expand_sources(src: str) -> List[str]:
     files = [f for f in files if os.path.isfile(f)]
     if not files:
         raise FileNotFoundError(f"no TFRecord file matches {src!r}")
-    stems: Dict[str, str] = {}
+    stems: dict[str, str] = {}
     for f in files:
         s = stem_of(f)
         if s in stems:
@@ -99,7 +100,7 @@ def group_of(stem: str) -> str:
     return re.sub(r"\d+$", "", stem) or stem
 
 
-def finished_outputs(stem: str, dst_dir: str, split: bool) -> Optional[List[str]]:
+def finished_outputs(stem: str, dst_dir: str, split: bool) -> list[str] | None:
     """Names (relative to dst_dir) of a finished input's outputs, or None if not finished."""
     if not split:
         name = f"{stem}.pkl"
@@ -121,7 +122,7 @@ def _write_text(path: str, lines: Sequence[str]) -> None:
     atomic_write(path, write)
 
 
-def convert_one(src: str, dst_dir: str, split: bool) -> Tuple[str, int, str]:
+def convert_one(src: str, dst_dir: str, split: bool) -> tuple[str, int, str]:
     """Convert one input (runs in a pool worker); returns (src, videos written or -1, error)."""
     try:
         paths, videos = tfrecord_to_pkl(src, dst_dir, split=split)
@@ -133,9 +134,9 @@ def convert_one(src: str, dst_dir: str, split: bool) -> Tuple[str, int, str]:
         return src, -1, f"{type(exc).__name__}: {exc}"
 
 
-def write_lists(dst_dir: str, split: bool) -> List[str]:
+def write_lists(dst_dir: str, split: bool) -> list[str]:
     """(Re)write the list file of every group with finished inputs in dst_dir; returns their paths."""
-    groups: Dict[str, List[str]] = {}
+    groups: dict[str, list[str]] = {}
     if split:
         pattern = re.compile(r"^\.(.+)\.split-done$")
     else:

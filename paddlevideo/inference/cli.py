@@ -6,7 +6,7 @@ end as one ``error: ...`` line on stderr and exit code 2; ``--verbose`` adds the
 from __future__ import annotations
 
 import argparse
-from typing import Callable
+from collections.abc import Callable
 
 from ..utils.cli import run_guarded
 

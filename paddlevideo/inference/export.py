@@ -12,15 +12,17 @@ Files written to ``output_dir`` (prefix = ``model_name`` of the config):
   ``num_classes``), see :func:`inference_meta_path`;
 * optionally ``<prefix>.onnx`` (:mod:`paddlevideo.inference.onnx_export`).
 
-Follows ``paddle.jit.to_static(..., full_graph=True)`` + ``paddle.jit.save`` as verified in docs/paddle3_notes.md#export-pir-json-and-pdiparams.
+Follows ``paddle.jit.to_static(..., full_graph=True)`` + ``paddle.jit.save`` as verified in
+docs/paddle3_notes.md#export-pir-json-and-pdiparams.
 """
 from __future__ import annotations
 
 import os
 import tempfile
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any
 
 import numpy as np
 import paddle
@@ -55,7 +57,7 @@ class InferenceModule(nn.Layer):
         super().__init__()
         self.model = model
 
-    def forward(self, features: List[paddle.Tensor], lengths: paddle.Tensor) -> paddle.Tensor:
+    def forward(self, features: list[paddle.Tensor], lengths: paddle.Tensor) -> paddle.Tensor:
         """``([uint8 [B, T, D_m] per modality], lengths int64 [B]) -> probs float32 [B, C]``."""
         return self.model.infer_forward(*features, lengths)
 
@@ -67,12 +69,12 @@ class ExportResult:
     model_file: str
     params_file: str
     meta_file: str
-    meta: Dict[str, Any]
+    meta: dict[str, Any]
     self_check_max_abs_diff: float
-    onnx_file: Optional[str] = None
+    onnx_file: str | None = None
 
 
-def build_eval_model(model_cfg: Mapping[str, Any], weights: Optional[str] = None) -> nn.Layer:
+def build_eval_model(model_cfg: Mapping[str, Any], weights: str | None = None) -> nn.Layer:
     """Build the recognizer of a ``MODEL`` config section, load ``weights`` (strictly; PaddleVideo
     checkpoints are converted, see :mod:`paddlevideo.modeling.compat`) and switch to eval mode.
 
@@ -87,8 +89,8 @@ def build_eval_model(model_cfg: Mapping[str, Any], weights: Optional[str] = None
     return model
 
 
-def dummy_inputs(specs: List[paddle.static.InputSpec], batch: int = 2, frames: int = 3,
-                 seed: int = 0) -> List[np.ndarray]:
+def dummy_inputs(specs: list[paddle.static.InputSpec], batch: int = 2, frames: int = 3,
+                 seed: int = 0) -> list[np.ndarray]:
     """Random inputs matching ``specs``: dynamic dims become ``batch`` (axis 0) and ``frames`` (others).
 
     The last spec is the lengths vector; it gets ``frames, 1, frames, 1, ...`` so the batch is padded.
@@ -112,7 +114,7 @@ def inference_meta_path(model_file: str) -> str:
     return os.path.splitext(model_file)[0] + ".inference.yaml"
 
 
-def read_inference_meta(model_file: str) -> Dict[str, Any]:
+def read_inference_meta(model_file: str) -> dict[str, Any]:
     """Read the inference description written next to ``model_file`` by :func:`export_model`.
 
     Returns:
@@ -128,7 +130,7 @@ def read_inference_meta(model_file: str) -> Dict[str, Any]:
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path} not found: export the model with tools/export_model.py, which writes "
                                 "it next to the .json model")
-    with open(path, "r", encoding="utf-8") as f:
+    with open(path, encoding="utf-8") as f:
         meta = yaml.safe_load(f)
     required = ("model_name", "feature_names", "feature_dims", "input_names", "lengths_name", "max_frames",
                 "num_classes")
@@ -159,7 +161,7 @@ def prepare_output_dir(output_dir: str) -> None:
         raise ExportError(f"output directory {output_dir} cannot be written ({e.strerror or e})") from None
 
 
-def _test_pipeline(cfg: Mapping[str, Any]) -> List[Dict[str, Any]]:
+def _test_pipeline(cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The config's evaluation pipeline (``PIPELINE.test``, else ``PIPELINE.valid``), as plain dicts."""
     pipelines = cfg.get("PIPELINE") or {}
     steps = pipelines.get("test") or pipelines.get("valid") or []
@@ -170,7 +172,7 @@ def _max_abs_diff(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.max(np.abs(a.astype(np.float64) - b.astype(np.float64)))) if a.size else 0.0
 
 
-def export_model(cfg: Mapping[str, Any], output_dir: str, weights: Optional[str] = None,
+def export_model(cfg: Mapping[str, Any], output_dir: str, weights: str | None = None,
                  onnx: bool = False, onnx_opset: int = 17) -> ExportResult:
     """Export the model of ``cfg`` (with ``weights``) for Paddle Inference.
 
@@ -200,7 +202,8 @@ def export_model(cfg: Mapping[str, Any], output_dir: str, weights: Optional[str]
     wrapper = InferenceModule(model)
     wrapper.eval()
     prefix = os.path.join(output_dir, model_name)
-    with warnings.catch_warnings():  # dy2static's harmless "Tensor do not have 'place'" (docs/paddle3_notes.md#console-noise)
+    # dy2static's harmless "Tensor do not have 'place'" (docs/paddle3_notes.md#console-noise)
+    with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Tensor do not have 'place'")
         static = paddle.jit.to_static(wrapper, input_spec=[list(specs[:-1]), specs[-1]], full_graph=True)
         paddle.jit.save(static, prefix)

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import glob
 import os
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any
 
 from ..loader.yt8m.list_file import read_list_file
 
@@ -37,7 +38,7 @@ class InputVideo:
 
     file: str
     index: int
-    record: Dict[str, Any]
+    record: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -52,9 +53,9 @@ class Skipped:
     """
 
     file: str
-    index: Optional[int]
+    index: int | None
     reason: str
-    video_id: Optional[str] = None
+    video_id: str | None = None
 
     def short(self) -> str:
         """``file`` alone, ``file (from record i)`` or ``file (video 'id')``: for a summary line."""
@@ -89,7 +90,7 @@ def _one_line(path: str, exc: BaseException) -> str:
     return text if text.startswith(path) else f"{path}: {text}"
 
 
-def _read_list(path: str, skips: Optional[List[Skipped]] = None) -> List[str]:
+def _read_list(path: str, skips: list[Skipped] | None = None) -> list[str]:
     """Files named by a list file (:func:`paddlevideo.loader.yt8m.list_file.read_list_file`'s rule); with
     ``skips`` a missing or foreign entry is recorded there, else raised."""
     def missing(n: int, token: str, resolved: str) -> None:
@@ -110,7 +111,7 @@ def _read_list(path: str, skips: Optional[List[Skipped]] = None) -> List[str]:
     return out
 
 
-def _expand(path: str, skips: Optional[List[Skipped]]) -> List[Tuple[str, str]]:
+def _expand(path: str, skips: list[Skipped] | None) -> list[tuple[str, str]]:
     path = os.path.expanduser(str(path))
     if os.path.isdir(path):
         files = sorted(os.path.join(path, f) for f in os.listdir(path) if _kind(f) in ("pkl", "tfrecord"))
@@ -122,7 +123,7 @@ def _expand(path: str, skips: Optional[List[Skipped]]) -> List[Tuple[str, str]]:
         files = sorted(glob.glob(path))
         if not files:
             raise FileNotFoundError(f"input not found: {path} (no file, directory or glob match)")
-    out: List[Tuple[str, str]] = []
+    out: list[tuple[str, str]] = []
     for f in files:
         kind = _kind(f)
         if kind == "list":
@@ -144,7 +145,7 @@ def _expand(path: str, skips: Optional[List[Skipped]]) -> List[Tuple[str, str]]:
     return out
 
 
-def expand_inputs(path: str) -> List[Tuple[str, str]]:
+def expand_inputs(path: str) -> list[tuple[str, str]]:
     """Resolve ``path`` into the video files to read.
 
     Returns:
@@ -169,12 +170,12 @@ def _reader(kind: str, f: str, feature_names: Sequence[str], feature_dims: Seque
     return read_tfrecord(f, feature_names=tuple(feature_names), feature_dims=tuple(feature_dims))
 
 
-def _frames(record: Dict[str, Any], feature_names: Sequence[str]) -> int:
+def _frames(record: dict[str, Any], feature_names: Sequence[str]) -> int:
     return min((len(record[n]) for n in feature_names if n in record), default=0)
 
 
 def iter_input_items(path: str, feature_names: Sequence[str], feature_dims: Sequence[int],
-                     min_frames: int = 1) -> Iterator[Union[InputVideo, Skipped]]:
+                     min_frames: int = 1) -> Iterator[InputVideo | Skipped]:
     """Every video of the inputs ``path`` names (see :func:`expand_inputs`), going past bad inputs.
 
     pkl files are read with :func:`paddlevideo.loader.yt8m.pkl.read_pkl` (a restricted unpickler),
@@ -199,13 +200,13 @@ def iter_input_items(path: str, feature_names: Sequence[str], feature_dims: Sequ
 
     Both are raised by the call itself (the inputs are resolved at once); reading is lazy.
     """
-    skips: List[Skipped] = []
+    skips: list[Skipped] = []
     files = _expand(path, skips)     # here, so that a wrong path fails at the call, before anything is read
     return _items(files, skips, feature_names, feature_dims, min_frames)
 
 
-def _items(files: List[Tuple[str, str]], skips: List[Skipped], feature_names: Sequence[str],
-           feature_dims: Sequence[int], min_frames: int) -> Iterator[Union[InputVideo, Skipped]]:
+def _items(files: list[tuple[str, str]], skips: list[Skipped], feature_names: Sequence[str],
+           feature_dims: Sequence[int], min_frames: int) -> Iterator[InputVideo | Skipped]:
     yield from skips
     for kind, f in files:
         index = 0
@@ -224,7 +225,7 @@ def _items(files: List[Tuple[str, str]], skips: List[Skipped], feature_names: Se
 
 
 def iter_input_records(path: str, feature_names: Sequence[str], feature_dims: Sequence[int],
-                       min_frames: int = 0) -> Iterator[Tuple[str, Dict[str, Any]]]:
+                       min_frames: int = 0) -> Iterator[tuple[str, dict[str, Any]]]:
     """Yield ``(file, record)`` for every video of the inputs ``path`` names (see :func:`expand_inputs`),
     stopping at the first bad input.
 

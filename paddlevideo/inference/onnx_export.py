@@ -3,8 +3,8 @@
 paddle2onnx (2.1.0) converts ``paddle.nn.LSTM(..., sequence_length=...)`` into an ONNX ``LSTM`` node whose
 5th input ``sequence_lens`` is empty (PaddlePaddle/Paddle2ONNX#1373): full-length batches still match,
 padded ones do not (the backward direction starts on padding). :func:`patch_lstm_sequence_lens` casts the
-model's ``lengths`` input to int32 and wires it into every ``LSTM`` node (docs/paddle3_notes.md#onnx-export, ONNX operator
-spec: ``sequence_lens`` is ``int32 [batch_size]``).
+model's ``lengths`` input to int32 and wires it into every ``LSTM`` node (docs/paddle3_notes.md#onnx-export,
+ONNX operator spec: ``sequence_lens`` is ``int32 [batch_size]``).
 
 paddle2onnx, onnx and onnxruntime are optional: ``pip install paddle2onnx onnx onnxruntime``
 (``pip install -e .[onnx]``).

@@ -1,8 +1,8 @@
 """Paddle Inference predictor for exported models: configuration from options, batch in, probabilities out.
 
 :func:`build_inference_config` turns :class:`InferenceOptions` into a ``paddle.inference.Config``
-(API of Paddle 3.3, docs/paddle3_notes.md#paddle-inference-on-cpu-gpu-and-tensorrt); :class:`Predictor` feeds collated batches
-(``{<feature>: uint8 [B, T, D], "lengths": int64 [B]}``) to the exported program and returns
+(API of Paddle 3.3, docs/paddle3_notes.md#paddle-inference-on-cpu-gpu-and-tensorrt); :class:`Predictor` feeds
+collated batches (``{<feature>: uint8 [B, T, D], "lengths": int64 [B]}``) to the exported program and returns
 its sigmoid probabilities float32 [B, C].
 
 GPU and TensorRT settings follow the documented API but could only be checked on the CPU build
@@ -13,8 +13,9 @@ kept out of TensorRT with ``exp_disable_tensorrt_ops`` so that the rest of the g
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -63,14 +64,14 @@ class InferenceOptions:
 
 
 def trt_shape_ranges(meta: Mapping[str, Any], max_batch_size: int,
-                     max_frames: int) -> Dict[str, Dict[str, List[int]]]:
+                     max_frames: int) -> dict[str, dict[str, list[int]]]:
     """TensorRT dynamic shape ranges of every model input.
 
     Returns:
         ``{"min": {name: shape}, "max": {...}, "opt": {...}}``: features ``[1, 1, D]`` ..
         ``[max_batch_size, max_frames, D]`` (opt = max), lengths ``[1]`` .. ``[max_batch_size]``.
     """
-    ranges: Dict[str, Dict[str, List[int]]] = {"min": {}, "max": {}, "opt": {}}
+    ranges: dict[str, dict[str, list[int]]] = {"min": {}, "max": {}, "opt": {}}
     for name, dim in zip(meta["feature_names"], meta["feature_dims"]):
         ranges["min"][name] = [1, 1, int(dim)]
         ranges["max"][name] = [max_batch_size, max_frames, int(dim)]
@@ -93,8 +94,8 @@ def _trt_available() -> bool:
 
 
 def build_inference_config(model_file: str, params_file: str, options: InferenceOptions,
-                           meta: Mapping[str, Any], config_cls: Optional[Callable[..., Any]] = None,
-                           cuda_available: Optional[bool] = None, trt_available: Optional[bool] = None) -> Any:
+                           meta: Mapping[str, Any], config_cls: Callable[..., Any] | None = None,
+                           cuda_available: bool | None = None, trt_available: bool | None = None) -> Any:
     """Make the ``paddle.inference.Config`` for ``options``.
 
     Args:
@@ -184,8 +185,8 @@ class Predictor:
             are not the ones the description names.
     """
 
-    def __init__(self, model_file: str, params_file: str, options: Optional[InferenceOptions] = None,
-                 meta: Optional[Mapping[str, Any]] = None) -> None:
+    def __init__(self, model_file: str, params_file: str, options: InferenceOptions | None = None,
+                 meta: Mapping[str, Any] | None = None) -> None:
         import paddle.inference as pi
 
         from .export import read_inference_meta
@@ -204,7 +205,7 @@ class Predictor:
         self._output = self._predictor.get_output_handle(self._predictor.get_output_names()[0])
 
     @property
-    def feature_names(self) -> List[str]:
+    def feature_names(self) -> list[str]:
         """Batch keys of the feature inputs, e.g. ``["rgb", "audio"]``."""
         return list(self.meta["feature_names"])
 

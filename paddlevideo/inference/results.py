@@ -2,14 +2,15 @@
 from __future__ import annotations
 
 import csv
-from typing import Any, Dict, Mapping, Optional, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 __all__ = ["format_result", "load_label_names", "top_k"]
 
 
-def load_label_names(path: str) -> Dict[int, str]:
+def load_label_names(path: str) -> dict[int, str]:
     """Read class names from a YouTube-8M ``vocabulary.csv``.
 
     The file has a header row with at least the columns ``Index`` and ``Name``
@@ -24,9 +25,9 @@ def load_label_names(path: str) -> Dict[int, str]:
         ValueError: the header lacks ``Index`` or ``Name``, or a row has a non-integer index
             (the message names the file and line).
     """
-    names: Dict[int, str] = {}
+    names: dict[int, str] = {}
     # utf-8-sig: spreadsheet programs save CSV with a byte-order mark, which would glue itself to "Index"
-    with open(path, "r", encoding="utf-8-sig", newline="") as f:
+    with open(path, encoding="utf-8-sig", newline="") as f:
         reader = csv.DictReader(f)
         header = reader.fieldnames or []
         if "Index" not in header or "Name" not in header:
@@ -66,7 +67,7 @@ def top_k(probs: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def format_result(source: str, video_id: str, classes: Sequence[int], scores: Sequence[float],
-                  label_names: Optional[Mapping[int, str]] = None) -> tuple[str, Dict[str, Any]]:
+                  label_names: Mapping[int, str] | None = None) -> tuple[str, dict[str, Any]]:
     """PaddleVideo's printed lines (``Current video file``, ``top-1 class``, ``top-1 score``) for one video,
     then one line per top-k entry, and the same result as a JSON-ready dict.
 
@@ -78,7 +79,7 @@ def format_result(source: str, video_id: str, classes: Sequence[int], scores: Se
     for rank, (c, s, n) in enumerate(zip(classes, scores, names), 1):
         label = f" {n}" if n else ""
         lines.append(f"\ttop-{rank}: class {int(c)}{label} score {float(s):.6f}")
-    entry: Dict[str, Any] = {"file": source, "id": video_id, "top_k_classes": [int(c) for c in classes],
+    entry: dict[str, Any] = {"file": source, "id": video_id, "top_k_classes": [int(c) for c in classes],
                              "top_k_scores": [float(s) for s in scores]}
     if label_names:
         entry["top_k_labels"] = names

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
 __all__ = ["OutputFileError", "ResultsFile"]
 
@@ -65,7 +66,7 @@ class ResultsFile:
     def __init__(self, path: str, head: Mapping[str, Any]) -> None:
         self.path = str(path)
         self.count = 0
-        self._fd: Optional[int] = None
+        self._fd: int | None = None
         self._good = 0          # byte offset after the last whole result
         if os.path.isdir(self.path):
             raise OutputFileError(f"--output {self.path} is a directory; give a file name such as "
@@ -161,7 +162,7 @@ class ResultsFile:
         raise OutputFileError(f"--output {self.path}: {reason} while writing results; the file keeps the first "
                               f"{kept} {how}", self.count) from None
 
-    def __enter__(self) -> "ResultsFile":
+    def __enter__(self) -> ResultsFile:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:

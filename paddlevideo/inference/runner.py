@@ -7,8 +7,9 @@ the batch it lands in.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
+from typing import Any
 
 import numpy as np
 
@@ -22,24 +23,24 @@ __all__ = ["StageTimer", "predict_stream"]
 class StageTimer:
     """Wall-clock seconds spent per stage (``preprocess``, ``inference``, ``postprocess``) and videos seen."""
 
-    seconds: Dict[str, float] = field(default_factory=lambda: {"preprocess": 0.0, "inference": 0.0,
+    seconds: dict[str, float] = field(default_factory=lambda: {"preprocess": 0.0, "inference": 0.0,
                                                                 "postprocess": 0.0})
     videos: int = 0
     batches: int = 0
 
-    def summary(self) -> Dict[str, Any]:
+    def summary(self) -> dict[str, Any]:
         """Totals and per-video milliseconds of each stage."""
         per_video = {k: 1000.0 * v / max(self.videos, 1) for k, v in self.seconds.items()}
         return {"videos": self.videos, "batches": self.batches, "total_s": dict(self.seconds),
                 "ms_per_video": per_video}
 
 
-def predict_stream(records: Iterable[Tuple[str, Dict[str, Any]]], run: Callable[[Mapping[str, np.ndarray]], np.ndarray],
+def predict_stream(records: Iterable[tuple[str, dict[str, Any]]], run: Callable[[Mapping[str, np.ndarray]], np.ndarray],
                    batch_size: int = 1, max_frames: int = 300, k: int = 5,
-                   label_names: Optional[Mapping[int, str]] = None, warmup: int = 0,
-                   timer: Optional[StageTimer] = None,
-                   pipeline: Optional[Callable[[Dict[str, Any]], Dict[str, Any]]] = None
-                   ) -> Iterator[Tuple[str, Dict[str, Any]]]:
+                   label_names: Mapping[int, str] | None = None, warmup: int = 0,
+                   timer: StageTimer | None = None,
+                   pipeline: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+                   ) -> Iterator[tuple[str, dict[str, Any]]]:
     """Predict every ``(file, record)`` of ``records``.
 
     Args:
@@ -71,7 +72,7 @@ def predict_stream(records: Iterable[Tuple[str, Dict[str, Any]]], run: Callable[
     first = True
     while True:
         t0 = time.perf_counter()
-        chunk: List[Tuple[str, Dict[str, Any]]] = []
+        chunk: list[tuple[str, dict[str, Any]]] = []
         for item in stream:
             chunk.append(item)
             if len(chunk) == batch_size:

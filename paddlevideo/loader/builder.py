@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import inspect
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from paddle.io import DataLoader
 
@@ -27,17 +28,17 @@ def build_dataset(cfg: Mapping[str, Any], mode: str) -> VideoDataset:
         KeyError: if the config has no ``DATASET.<mode>``; ValueError / KeyError for unknown names or options.
         TypeError: the class does not implement :class:`~paddlevideo.loader.datasets.protocol.VideoDataset`.
     """
-    datasets = cfg.get("DATASET") or {}
-    if mode not in datasets:
-        raise KeyError(f"the config has no DATASET.{mode} section (it has: {', '.join(k for k in datasets)})")
-    pipelines = cfg.get("PIPELINE") or {}
-    steps = [dict(s) for s in (pipelines.get(mode) or [])]
+    dataset_cfgs = cfg.get("DATASET") or {}
+    if mode not in dataset_cfgs:
+        raise KeyError(f"the config has no DATASET.{mode} section (it has: {', '.join(k for k in dataset_cfgs)})")
+    pipeline_cfgs = cfg.get("PIPELINE") or {}
+    steps = [dict(s) for s in (pipeline_cfgs.get(mode) or [])]
     num_classes = ((cfg.get("MODEL") or {}).get("head") or {}).get("num_classes")
     for step in steps:
         if num_classes is not None and "num_classes" not in step and step.get("name") in PIPELINES \
                 and "num_classes" in inspect.signature(PIPELINES.get(step["name"])).parameters:
             step["num_classes"] = num_classes
-    return check_dataset(build(datasets[mode], DATASETS, key="format", pipeline=steps), f"DATASET.{mode}")
+    return check_dataset(build(dataset_cfgs[mode], DATASETS, key="format", pipeline=steps), f"DATASET.{mode}")
 
 
 def build_dataloader(dataset: VideoDataset, batch_size: int, num_workers: int = 0, **kwargs: Any) -> DataLoader:

@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import abc
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Dict, Mapping, Optional
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -55,7 +56,7 @@ class BestRule:
     mode: str = "max"
     display: str = ""
 
-    def better(self, value: float, best: Optional[float]) -> bool:
+    def better(self, value: float, best: float | None) -> bool:
         """Whether ``value`` beats ``best`` (None: nothing recorded yet, so any finite value does).
         A tie is not better: the earlier epoch stays the best."""
         if best is None:
@@ -98,7 +99,7 @@ class BaseMetric(abc.ABC):
 
     KEYS: ClassVar[Mapping[str, str]] = {}
     FORMATS: ClassVar[Mapping[str, str]] = {}
-    DEFAULT_BEST: ClassVar[Optional[str]] = None
+    DEFAULT_BEST: ClassVar[str | None] = None
     DEFAULT_MODE: ClassVar[str] = "max"
 
     def __init_subclass__(cls, dynamic_keys: bool = False, **kwargs: Any) -> None:
@@ -127,7 +128,7 @@ class BaseMetric(abc.ABC):
             raise TypeError(f"metric {name}: DEFAULT_MODE must be max or min, got {cls.DEFAULT_MODE!r}")
 
     @classmethod
-    def best_rule(cls, save_best: Optional[str] = None, mode: Optional[str] = None,
+    def best_rule(cls, save_best: str | None = None, mode: str | None = None,
                   where: str = "METRIC") -> BestRule:
         """The rule for the best checkpoint from ``METRIC.save_best`` / ``METRIC.mode`` (either may be None:
         the class's default key; ``max``, or the class's ``DEFAULT_MODE`` when the key is the default one).
@@ -166,7 +167,7 @@ class BaseMetric(abc.ABC):
         """
 
     @abc.abstractmethod
-    def state(self) -> Dict[str, Any]:
+    def state(self) -> dict[str, Any]:
         """A picklable summary of everything fed (numbers, strings, numpy arrays), O(videos * k) or less."""
 
     @abc.abstractmethod
@@ -178,12 +179,12 @@ class BaseMetric(abc.ABC):
         """
 
     @abc.abstractmethod
-    def accumulate(self) -> Dict[str, float]:
+    def accumulate(self) -> dict[str, float]:
         """``{key: value}`` for every key of :attr:`KEYS` over everything fed since :meth:`reset` (may add
         ``num_videos``); must not depend on the batching or the order of the videos."""
 
     def report(self, output_dir: str, prefix: str = "test",
-               label_names: Optional[Mapping[int, str]] = None) -> Dict[str, str]:
+               label_names: Mapping[int, str] | None = None) -> dict[str, str]:
         """Write optional files beyond the numbers (e.g. a per-class table, a plot) for a filled metric.
 
         The default writes nothing. Metrics that keep per-class state override it (``main.py --test``

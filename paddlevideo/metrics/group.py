@@ -8,7 +8,8 @@ checkpoint: the one whose item has ``save_best`` (at most one may), else the fir
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -19,12 +20,12 @@ from .registry import METRICS
 __all__ = ["MetricGroup", "plan_metrics", "DEFAULT_METRIC", "RULE_KEYS"]
 
 #: The metric used when a config has no ``METRIC`` section.
-DEFAULT_METRIC: Dict[str, Any] = {"name": "YouTube8MMetric"}
+DEFAULT_METRIC: dict[str, Any] = {"name": "YouTube8MMetric"}
 #: Keys of a ``METRIC`` item that configure the best checkpoint, not the metric.
 RULE_KEYS = ("save_best", "mode")
 
 
-def _items(section: Any) -> List[Tuple[str, Mapping[str, Any]]]:
+def _items(section: Any) -> list[tuple[str, Mapping[str, Any]]]:
     """``[(config path, item)]`` of a ``METRIC`` value (a mapping, a list of mappings, or None)."""
     if section is None:
         return [("METRIC", DEFAULT_METRIC)]
@@ -35,7 +36,7 @@ def _items(section: Any) -> List[Tuple[str, Mapping[str, Any]]]:
     raise _error(f"METRIC={section!r}: should be a mapping with a 'name' key or a non-empty list of them", "METRIC")
 
 
-def plan_metrics(section: Any) -> Tuple[List[Tuple[str, str, type, Dict[str, Any]]], BestRule]:
+def plan_metrics(section: Any) -> tuple[list[tuple[str, str, type, dict[str, Any]]], BestRule]:
     """Read a ``METRIC`` value without building anything.
 
     Args:
@@ -52,9 +53,9 @@ def plan_metrics(section: Any) -> Tuple[List[Tuple[str, str, type, Dict[str, Any
             keys), a ``mode`` other than max/min, or two metrics declaring one key. The error's ``key``
             attribute is the config path it is about.
     """
-    plan: List[Tuple[str, str, type, Dict[str, Any]]] = []
-    rule: Optional[BestRule] = None
-    owner: Dict[str, str] = {}
+    plan: list[tuple[str, str, type, dict[str, Any]]] = []
+    rule: BestRule | None = None
+    owner: dict[str, str] = {}
     chosen = [where for where, item in _items(section) if isinstance(item, Mapping) and "save_best" in item]
     if len(chosen) > 1:
         raise _error(f"{chosen[1]}.save_best: only one metric decides the best checkpoint, but {chosen[0]} "
@@ -105,8 +106,8 @@ class MetricGroup(BaseMetric, dynamic_keys=True):
     def __init__(self, metrics: Sequence[BaseMetric], rule: BestRule) -> None:
         self.metrics = list(metrics)
         self.rule = rule
-        self.KEYS: Dict[str, str] = {}
-        self._fmt: Dict[str, BaseMetric] = {}
+        self.KEYS: dict[str, str] = {}
+        self._fmt: dict[str, BaseMetric] = {}
         for m in self.metrics:
             for k, display in m.KEYS.items():
                 if k in self.KEYS:
@@ -117,7 +118,7 @@ class MetricGroup(BaseMetric, dynamic_keys=True):
             raise ValueError(f"best-checkpoint key {rule.key!r} is none of {', '.join(self.KEYS)}")
 
     @classmethod
-    def from_config(cls, section: Any, num_classes: int) -> "MetricGroup":
+    def from_config(cls, section: Any, num_classes: int) -> MetricGroup:
         """Build the group of a ``METRIC`` value (:func:`plan_metrics`), each metric with ``num_classes``.
 
         Raises:
@@ -151,7 +152,7 @@ class MetricGroup(BaseMetric, dynamic_keys=True):
         for m in self.metrics:
             m.update(probs, labels, **extra)
 
-    def state(self) -> Dict[str, Any]:
+    def state(self) -> dict[str, Any]:
         """``{"members": [state of each member]}`` (picklable)."""
         return {"members": [m.state() for m in self.metrics]}
 
@@ -167,9 +168,9 @@ class MetricGroup(BaseMetric, dynamic_keys=True):
         for m, part in zip(self.metrics, parts):
             m.merge(part)
 
-    def accumulate(self) -> Dict[str, float]:
+    def accumulate(self) -> dict[str, float]:
         """The declared keys of every member (and ``num_videos`` when a member gives it)."""
-        out: Dict[str, float] = {}
+        out: dict[str, float] = {}
         for m in self.metrics:
             result = m.accumulate()
             missing = [k for k in m.KEYS if k not in result]
@@ -182,9 +183,9 @@ class MetricGroup(BaseMetric, dynamic_keys=True):
         return out
 
     def report(self, output_dir: str, prefix: str = "test",
-               label_names: Optional[Mapping[int, str]] = None) -> Dict[str, str]:
+               label_names: Mapping[int, str] | None = None) -> dict[str, str]:
         """The files of every member's :meth:`~BaseMetric.report`."""
-        files: Dict[str, str] = {}
+        files: dict[str, str] = {}
         for m in self.metrics:
             files.update(m.report(output_dir, prefix, label_names))
         return files

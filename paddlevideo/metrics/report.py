@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import csv
 import os
-from typing import Any, Dict, Mapping, Optional, Tuple
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -36,7 +37,7 @@ __all__ = ["precision_recall_curve", "write_eval_report"]
 
 
 def precision_recall_curve(scores: np.ndarray, hits: np.ndarray,
-                           total_positives: Optional[float] = None) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+                           total_positives: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Precision and recall of a ranked list at every distinct score threshold.
 
     Args:
@@ -73,7 +74,7 @@ def precision_recall_curve(scores: np.ndarray, hits: np.ndarray,
     return precision, recall, s[idx]
 
 
-def _per_class(state: Mapping[str, Any]) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _per_class(state: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """AP@k (NaN for a class without positives), positives and top-k entry counts per class."""
     c = int(state["num_classes"])
     classes = np.asarray(state["classes"]).reshape(-1).astype(np.int64)
@@ -84,7 +85,7 @@ def _per_class(state: Mapping[str, Any]) -> Tuple[np.ndarray, np.ndarray, np.nda
 
 
 def write_eval_report(metric: Any, output_dir: str, prefix: str = "test",
-                      label_names: Optional[Mapping[int, str]] = None) -> Dict[str, Any]:
+                      label_names: Mapping[int, str] | None = None) -> dict[str, Any]:
     """Write the per-class AP CSV and the report PNG (module docstring) for a filled metric.
 
     Args:

@@ -30,14 +30,15 @@ counts, so memory is O(N * k + C), not O(N * C).
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
+from ..utils.types import PositiveInt
 from .average_precision import expected_average_precision
 from .base import BaseMetric
 from .registry import METRICS
-from ..utils.types import PositiveInt
 
 __all__ = [
     "YouTube8MMetric",
@@ -49,7 +50,7 @@ __all__ = [
 ]
 
 
-def _check_pair(predictions: np.ndarray, actuals: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+def _check_pair(predictions: np.ndarray, actuals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Validate and convert a prediction/label pair to float32 / float32 2-D arrays of one shape."""
     p = np.asarray(predictions, dtype=np.float32)
     y = np.asarray(actuals)
@@ -81,7 +82,7 @@ def calculate_hit_at_one(predictions: np.ndarray, actuals: np.ndarray) -> float:
     return float(y[np.arange(p.shape[0]), top].astype(np.float64).mean())
 
 
-def _perr_sum(p: np.ndarray, y: np.ndarray, sorted_top: Optional[np.ndarray] = None) -> float:
+def _perr_sum(p: np.ndarray, y: np.ndarray, sorted_top: np.ndarray | None = None) -> float:
     """Sum over rows of the PERR precision. ``sorted_top``: optional [N, k] class indices of each row's
     top-k scores in descending order, reused (vectorised) for rows with at most k labels."""
     counts = y.sum(axis=1).astype(np.int64)
@@ -127,7 +128,7 @@ def calculate_precision_at_equal_recall_rate(predictions: np.ndarray, actuals: n
 
 
 def top_k_triplets(predictions: np.ndarray, actuals: np.ndarray, k: int = 20
-                   ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each video's top-k (class, score, label) triplets, sorted by descending score.
 
     Args:
@@ -246,9 +247,9 @@ class YouTube8MMetric(BaseMetric):
         self._hit_sum = 0.0
         self._perr_sum = 0.0
         self._positives = np.zeros(self.num_classes, dtype=np.int64)
-        self._classes: List[np.ndarray] = []
-        self._scores: List[np.ndarray] = []
-        self._hits: List[np.ndarray] = []
+        self._classes: list[np.ndarray] = []
+        self._scores: list[np.ndarray] = []
+        self._hits: list[np.ndarray] = []
 
     def update(self, predictions: np.ndarray, actuals: np.ndarray, **extra: Any) -> None:
         """Add one batch.
@@ -275,7 +276,7 @@ class YouTube8MMetric(BaseMetric):
         self._scores.append(scores)
         self._hits.append(hits)
 
-    def state(self) -> Dict[str, Any]:
+    def state(self) -> dict[str, Any]:
         """Everything :meth:`accumulate` needs, as plain numpy values (picklable, for gathering)."""
         k = self.top_k
         return {
@@ -308,7 +309,7 @@ class YouTube8MMetric(BaseMetric):
             self._scores.append(np.asarray(state["scores"], dtype=np.float32))
             self._hits.append(np.asarray(state["hits"], dtype=bool))
 
-    def accumulate(self) -> Dict[str, float]:
+    def accumulate(self) -> dict[str, float]:
         """Compute the metrics of everything fed since :meth:`reset`.
 
         Returns:
@@ -333,7 +334,7 @@ class YouTube8MMetric(BaseMetric):
                 "num_videos": n}
 
     def report(self, output_dir: str, prefix: str = "test",
-               label_names: Optional[Mapping[int, str]] = None) -> Dict[str, str]:
+               label_names: Mapping[int, str] | None = None) -> dict[str, str]:
         """Write ``<prefix>_per_class_ap.csv`` and ``<prefix>_report.png`` into ``output_dir``
         (:func:`paddlevideo.metrics.report.write_eval_report`).
 

@@ -1,7 +1,8 @@
 """Build a model from the ``MODEL`` section of a config."""
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import paddle.nn as nn
 

@@ -13,7 +13,8 @@ Example (PaddleVideo's AttentionLSTM)::
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping, Optional, Tuple, Union
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import paddle
 from paddle.optimizer.lr import LRScheduler
@@ -36,7 +37,7 @@ def _register_paddle_classes() -> None:
     _REGISTERED = True
 
 
-def build_lr(cfg: Union[float, Mapping[str, Any]]) -> Tuple[Union[float, LRScheduler], bool]:
+def build_lr(cfg: float | Mapping[str, Any]) -> tuple[float | LRScheduler, bool]:
     """Build a learning rate: a number (a numeric string such as ``"1e-3"`` counts), or a schedule config
     with ``name`` and its options.
 
@@ -65,7 +66,7 @@ def build_lr(cfg: Union[float, Mapping[str, Any]]) -> Tuple[Union[float, LRSched
 
 
 def build_optimizer(cfg: Mapping[str, Any], parameters: Iterable[paddle.Tensor]
-                    ) -> Tuple[paddle.optimizer.Optimizer, Optional[LRScheduler], bool]:
+                    ) -> tuple[paddle.optimizer.Optimizer, LRScheduler | None, bool]:
     """Build the optimizer named by ``cfg["name"]`` over ``parameters``.
 
     ``weight_decay: {name: L2, value: v}`` becomes ``paddle.regularizer.L2Decay(v)`` (a plain number is

@@ -30,13 +30,20 @@ import math
 import os
 import random
 import re
-from typing import Any, Dict, List, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import paddle
 
-from ..utils.checkpoint import (CheckpointError, load_pickle_state, load_state, save_atomic, save_pickle_atomic,
-                                set_state_strict)
+from ..utils.checkpoint import (
+    CheckpointError,
+    load_pickle_state,
+    load_state,
+    save_atomic,
+    save_pickle_atomic,
+    set_state_strict,
+)
 from ..utils.dist import all_gather_objects
 from ..utils.logger import get_logger
 from .loop import TrainingDiverged
@@ -50,7 +57,7 @@ def output_dir_of(cfg: Mapping[str, Any]) -> str:
     return cfg.get("output_dir") or os.path.join("output", cfg["model_name"])
 
 
-def checkpoint_prefix(cfg: Mapping[str, Any], epoch: Optional[int] = None) -> str:
+def checkpoint_prefix(cfg: Mapping[str, Any], epoch: int | None = None) -> str:
     """``<output_dir>/<model_name>_epoch_<NNNNN>`` (or ``..._best`` when ``epoch`` is None)."""
     tag = "best" if epoch is None else f"epoch_{epoch:05d}"
     return os.path.join(output_dir_of(cfg), f"{cfg['model_name']}_{tag}")
@@ -61,7 +68,7 @@ def _generator_state_class() -> type:
     return type(paddle.get_rng_state()[0])
 
 
-def rng_state() -> Dict[str, Any]:
+def rng_state() -> dict[str, Any]:
     """The generator states of Python's ``random``, numpy's global generator and Paddle, as plain data.
 
     Returns:
@@ -126,7 +133,7 @@ def _show(value: Any) -> str:
 
 
 
-def config_changes(old: Any, new: Any, key: str = "OPTIMIZER") -> List[str]:
+def config_changes(old: Any, new: Any, key: str = "OPTIMIZER") -> list[str]:
     """What differs between two config sections, one ``KEY.SUB changed OLD -> NEW`` per changed leaf
     (nested dicts are compared key by key; anything else, lists included, as a whole).
 
@@ -135,7 +142,7 @@ def config_changes(old: Any, new: Any, key: str = "OPTIMIZER") -> List[str]:
             ``(unset)`` on the other.
     """
     if isinstance(old, dict) and isinstance(new, dict):
-        out: List[str] = []
+        out: list[str] = []
         for k in list(old) + [k for k in new if k not in old]:
             out += config_changes(old.get(k, _UNSET), new.get(k, _UNSET), f"{key}.{k}")
         return out
@@ -146,7 +153,7 @@ def config_changes(old: Any, new: Any, key: str = "OPTIMIZER") -> List[str]:
 
 def save_training_checkpoint(cfg: Mapping[str, Any], epoch: int, model: paddle.nn.Layer,
                              optimizer: paddle.optimizer.Optimizer, counters: Mapping[str, Any],
-                             scaler: Optional[Any] = None) -> str:
+                             scaler: Any | None = None) -> str:
     """Write the three files of the checkpoint of ``epoch`` (call on rank 0 only); returns the prefix.
 
     Args:
@@ -167,7 +174,7 @@ def save_training_checkpoint(cfg: Mapping[str, Any], epoch: int, model: paddle.n
     return prefix
 
 
-def _nonfinite_parameter(model: paddle.nn.Layer) -> Optional[str]:
+def _nonfinite_parameter(model: paddle.nn.Layer) -> str | None:
     """The name of the first floating-point parameter or buffer with a NaN or Inf, or None."""
     for name, value in model.state_dict().items():
         if value.dtype in (paddle.float16, paddle.bfloat16, paddle.float32, paddle.float64):
@@ -176,8 +183,8 @@ def _nonfinite_parameter(model: paddle.nn.Layer) -> Optional[str]:
     return None
 
 
-def check_finite(model: paddle.nn.Layer, epoch: int, last_good: Optional[str], batch: Optional[Any] = None,
-                 metrics: Optional[Mapping[str, float]] = None, amp: Optional[Any] = None) -> None:
+def check_finite(model: paddle.nn.Layer, epoch: int, last_good: str | None, batch: Any | None = None,
+                 metrics: Mapping[str, float] | None = None, amp: Any | None = None) -> None:
     """Make sure the model after ``epoch`` is fit to be saved as a checkpoint; call on every rank.
 
     Checks: every floating-point parameter and buffer is finite (the same on every rank); then either,
@@ -227,7 +234,7 @@ def check_finite(model: paddle.nn.Layer, epoch: int, last_good: Optional[str], b
                                f"OPTIMIZER.grad_clip) and run again with --resume.")
 
 
-def latest_epoch(cfg: Mapping[str, Any]) -> Optional[int]:
+def latest_epoch(cfg: Mapping[str, Any]) -> int | None:
     """The highest epoch with a complete checkpoint (a ``.pdstate`` file) in the output dir, or None."""
     pattern = re.compile(re.escape(cfg["model_name"]) + r"_epoch_(\d+)\.pdstate$")
     epochs = [int(m.group(1)) for p in glob.glob(os.path.join(output_dir_of(cfg), "*.pdstate"))
@@ -242,8 +249,8 @@ _STATELESS_OPTIONS = frozenset({"learning_rate", "weight_decay", "grad_clip"})
 
 
 def resume_training(cfg: Mapping[str, Any], epoch: int, model: paddle.nn.Layer,
-                    optimizer: paddle.optimizer.Optimizer, scaler: Optional[Any] = None,
-                    scheduler: Optional[Any] = None, iter_step: bool = False) -> Dict[str, Any]:
+                    optimizer: paddle.optimizer.Optimizer, scaler: Any | None = None,
+                    scheduler: Any | None = None, iter_step: bool = False) -> dict[str, Any]:
     """Load the checkpoint of ``epoch`` into ``model``, ``optimizer`` (and LR schedule) and ``scaler``,
     restore the RNG states, and return the saved counters (``global_step``, ``best`` ...).
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 import errno
-from typing import Any, Dict
+from typing import Any
 
 from ..utils.cli import run_guarded
 from ..utils.config import ConfigError, load_config, overridden_keys
@@ -19,7 +19,7 @@ from ..utils.config import ConfigError, load_config, overridden_keys
 def run_cli(args: argparse.Namespace) -> int:
     """Run ``main.py`` with parsed arguments; returns the process exit code (0, 2 or 3). The run folder's
     lock is released however the run ends."""
-    state: Dict[str, Any] = {}
+    state: dict[str, Any] = {}
     try:
         return run_guarded(lambda a: _run(a, state), args, lambda e: describe_os_error(e, state.get("cfg")))
     finally:
@@ -48,7 +48,7 @@ def describe_os_error(e: OSError, cfg: Any = None) -> str:
     return line
 
 
-def _run(args: argparse.Namespace, state: Dict[str, Any]) -> int:
+def _run(args: argparse.Namespace, state: dict[str, Any]) -> int:
     from ..utils.dist import rank as dist_rank
     from ..utils.dist import set_device, world_size
     from ..utils.logger import setup_logger

@@ -9,7 +9,8 @@ for a float becomes ``0.001``) are written back into the config, so training see
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Iterable, List, Mapping, MutableMapping, Sequence, Tuple
+from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
+from typing import Any
 
 from ..utils.config import ConfigError, describe_invalid, source_of
 from ..utils.registry import Registry, check_options
@@ -20,7 +21,7 @@ __all__ = ["SECTIONS", "check_components"]
 OPTIMIZER_KEYS = ("learning_rate", "weight_decay", "grad_clip")
 
 
-def _registries() -> Dict[str, Registry]:
+def _registries() -> dict[str, Registry]:
     """The registries by section kind, with every component registered (imports the package)."""
     from .. import modeling  # noqa: F401  (registration)
     from ..loader import builder  # noqa: F401  (registration of datasets and pipeline steps)
@@ -40,7 +41,7 @@ def _registries() -> Dict[str, Registry]:
 #: ``*`` stands for every item of a list. The optimizer's ``learning_rate``, ``weight_decay`` and
 #: ``grad_clip`` are turned into objects by :func:`paddlevideo.solver.builder.build_optimizer` and
 #: checked by :func:`_check_optimizer`.
-SECTIONS: Tuple[Tuple[str, str, str, Tuple[str, ...]], ...] = (
+SECTIONS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
     ("MODEL", "framework", "framework", ()),
     ("MODEL.backbone", "backbone", "name", ()),
     ("MODEL.head", "head", "name", ("in_channels",)),
@@ -59,11 +60,11 @@ SECTIONS: Tuple[Tuple[str, str, str, Tuple[str, ...]], ...] = (
 METRIC_RULE_KEYS = ("save_best", "mode")
 
 
-def _find(cfg: Any, path: str) -> List[Tuple[str, MutableMapping[str, Any]]]:
+def _find(cfg: Any, path: str) -> list[tuple[str, MutableMapping[str, Any]]]:
     """``[(dotted path, section)]`` for the sections at ``path`` that exist (``*`` = every list item)."""
-    found: List[Tuple[str, Any]] = [("", cfg)]
+    found: list[tuple[str, Any]] = [("", cfg)]
     for part in path.split("."):
-        nxt: List[Tuple[str, Any]] = []
+        nxt: list[tuple[str, Any]] = []
         for where, node in found:
             if part == "*":
                 if isinstance(node, list):
@@ -106,7 +107,7 @@ def _plain(new: Any, old: Any) -> Any:
     return new
 
 
-def _check_lr(value: Any, where: str, registries: Dict[str, Registry], prefix_of: Callable[[str], str],
+def _check_lr(value: Any, where: str, registries: dict[str, Registry], prefix_of: Callable[[str], str],
               parent: MutableMapping[str, Any], name: str) -> None:
     """A learning rate: a number > 0 (numeric strings taken as numbers) or a schedule section."""
     if isinstance(value, Mapping):
@@ -137,7 +138,7 @@ def _check_plain(section: MutableMapping[str, Any], key: str, kind: Any, where: 
         section[key] = _validate(section[key], "bool" if kind is bool else kind, f"{where}.{key}", prefix)
 
 
-def _check_optimizer(opt: MutableMapping[str, Any], registries: Dict[str, Registry],
+def _check_optimizer(opt: MutableMapping[str, Any], registries: dict[str, Registry],
                      prefix_of: Callable[[str], str]) -> None:
     """``OPTIMIZER.learning_rate``, ``weight_decay`` (a number >= 0 or ``{name: L1|L2, value}``) and
     ``grad_clip`` (``{clip_norm: > 0}``), as :func:`paddlevideo.solver.builder.build_optimizer` reads them."""

@@ -1,7 +1,8 @@
 """Evaluation over a whole split: loss and the streaming metrics of ``METRIC``, gathered across ranks."""
 from __future__ import annotations
 
-from typing import Any, Dict, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import paddle
@@ -9,7 +10,8 @@ from tqdm import tqdm
 
 from ..metrics.base import BaseMetric
 from ..metrics.group import MetricGroup
-from ..utils.dist import all_gather_objects, rank as dist_rank
+from ..utils.dist import all_gather_objects
+from ..utils.dist import rank as dist_rank
 from .loop import iterate_batches
 
 
@@ -26,10 +28,10 @@ def build_metric(cfg: Mapping[str, Any], num_classes: int) -> MetricGroup:
     return MetricGroup.from_config(cfg.get("METRIC"), num_classes)
 
 
-def _per_video_entries(batch: Mapping[str, Any]) -> Dict[str, np.ndarray]:
+def _per_video_entries(batch: Mapping[str, Any]) -> dict[str, np.ndarray]:
     """The batch entries a metric may use besides the labels: those of at most 2 dimensions (``lengths``
     int64 [B], per-class weights [B, C] ...), as numpy; frame features [B, T, D] are left out."""
-    out: Dict[str, np.ndarray] = {}
+    out: dict[str, np.ndarray] = {}
     for k, v in batch.items():
         if k != "labels" and len(getattr(v, "shape", ())) in (1, 2):
             out[k] = v.numpy() if hasattr(v, "numpy") else np.asarray(v)
@@ -38,7 +40,7 @@ def _per_video_entries(batch: Mapping[str, Any]) -> Dict[str, np.ndarray]:
 
 @paddle.no_grad()
 def evaluate(model: paddle.nn.Layer, loader: Any, metric: BaseMetric, mode: str = "valid",
-             dataset: Any = None) -> Dict[str, float]:
+             dataset: Any = None) -> dict[str, float]:
     """Run ``model`` over ``loader`` in eval mode and return the metrics of the whole split.
 
     Under ``paddle.distributed.launch`` each rank evaluates its shard of the split and the metric states

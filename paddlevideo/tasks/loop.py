@@ -6,8 +6,9 @@ import math
 import os
 import signal
 import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, Optional
+from typing import TYPE_CHECKING, Any
 
 import paddle
 
@@ -72,20 +73,20 @@ class EpochContext:
 
     net: paddle.nn.Layer
     loader: Iterable[Any]
-    dataset: Optional[VideoDataset]
+    dataset: VideoDataset | None
     optimizer: Any
     scheduler: Any = None
     iter_step: bool = False
     epochs: int = 1
-    num_steps: Optional[int] = None
+    num_steps: int | None = None
     world: int = 1
     log_interval: int = 10
     amp: AmpSettings = field(default_factory=AmpSettings)
-    scaler: Optional[Any] = None
-    on_log: Optional[Callable[[int, Dict[str, float]], None]] = None
+    scaler: Any | None = None
+    on_log: Callable[[int, dict[str, float]], None] | None = None
 
 
-def iterate_batches(loader: Iterable[Any], dataset: Optional[VideoDataset] = None) -> Iterator[Any]:
+def iterate_batches(loader: Iterable[Any], dataset: VideoDataset | None = None) -> Iterator[Any]:
     """Iterate a DataLoader, raising the data error that ended one of the dataset's readers.
 
     Inside ``paddle.io.DataLoader`` a dataset of :mod:`paddlevideo.loader.datasets` does not raise: it
@@ -155,7 +156,7 @@ def _check_finite(nonfinite: paddle.Tensor, value: float, epoch: int, step: int,
 
 
 def train_one_epoch(ctx: EpochContext, epoch: int, global_step: int = 0, checkpoint_hint: str = "none saved yet",
-                    eta_steps: Optional[int] = None) -> Dict[str, Any]:
+                    eta_steps: int | None = None) -> dict[str, Any]:
     """Run one epoch of optimisation steps.
 
     Args:

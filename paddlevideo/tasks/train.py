@@ -6,13 +6,16 @@ import json
 import os
 import random
 import time
-from typing import Any, Dict, List, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import paddle
 
 from ..loader.builder import build_dataloader, build_dataset
 from ..loader.datasets.protocol import VideoDataset
+from ..metrics.base import BestRule
+from ..metrics.group import MetricGroup
 from ..modeling import build_model
 from ..solver import build_optimizer
 from ..utils.atomic import atomic_write
@@ -20,10 +23,14 @@ from ..utils.checkpoint import load_weights, save_atomic
 from ..utils.dist import all_gather_objects, barrier, init_distributed
 from ..utils.logger import get_logger
 from ..utils.visualdl import VDL_SUBDIR, ScalarWriter
-from .checkpointing import (check_finite, checkpoint_prefix, latest_epoch, output_dir_of, resume_training,
-                            save_training_checkpoint)
-from ..metrics.base import BestRule
-from ..metrics.group import MetricGroup
+from .checkpointing import (
+    check_finite,
+    checkpoint_prefix,
+    latest_epoch,
+    output_dir_of,
+    resume_training,
+    save_training_checkpoint,
+)
 from .evaluate import build_metric, evaluate
 from .loop import AmpSettings, EpochContext, TrainingDiverged, train_one_epoch
 
@@ -38,7 +45,7 @@ def seed_everything(seed: int) -> None:
     paddle.seed(seed)
 
 
-def write_json(data: Dict[str, Any], path: str) -> None:
+def write_json(data: dict[str, Any], path: str) -> None:
     """Write ``data`` as indented JSON, atomically (:func:`paddlevideo.utils.atomic.atomic_write`)."""
     def write(tmp: str) -> None:
         with open(tmp, "w", encoding="utf-8") as f:
@@ -55,7 +62,7 @@ def format_metrics(m: Mapping[str, float], metric: MetricGroup) -> str:
     return f"{metric.format_line(m)}  ({int(m['num_videos'])} videos, loss {m['loss']:.4f})"
 
 
-def best_from_counters(recorded: Optional[Mapping[str, Any]], rule: BestRule) -> Dict[str, Any]:
+def best_from_counters(recorded: Mapping[str, Any] | None, rule: BestRule) -> dict[str, Any]:
     """The best-checkpoint record ``{"key", "mode", "value", "epoch"}`` to continue with under ``rule``.
 
     Args:
@@ -82,7 +89,7 @@ def best_from_counters(recorded: Optional[Mapping[str, Any]], rule: BestRule) ->
 def _report_skipped(dataset: VideoDataset, epoch: int, out_dir: str, rank: int, split: str) -> int:
     """Gather the records every rank skipped this epoch; rank 0 logs them and writes
     ``skipped_<split>_epoch_<NNNNN>.json``. Returns the total."""
-    skipped: List[Dict[str, Any]] = [d for part in all_gather_objects(dataset.pop_skipped()) for d in part]
+    skipped: list[dict[str, Any]] = [d for part in all_gather_objects(dataset.pop_skipped()) for d in part]
     if skipped and rank == 0:
         first = "; ".join(f"{d['path']}: record {d['index']}"
                           + (f" at byte {d['offset']}" if d.get("offset") is not None else "")
@@ -95,7 +102,10 @@ def _report_skipped(dataset: VideoDataset, epoch: int, out_dir: str, rank: int, 
 
 
 def _amp_settings(amp: bool, amp_level: str) -> AmpSettings:
-    """AMP on GPU; on CPU a logged no-op (Paddle 3.3 has no CPU half-precision kernels, docs/paddle3_notes.md#amp-on-cpu)."""
+    """AMP on GPU; on CPU a logged no-op.
+
+    Paddle 3.3 has no CPU half-precision kernels (docs/paddle3_notes.md#amp-on-cpu).
+    """
     if amp_level not in ("O1", "O2"):
         raise ValueError(f"--amp_level must be O1 or O2, got {amp_level!r}")
     if amp and not paddle.get_device().startswith("gpu"):
@@ -105,9 +115,9 @@ def _amp_settings(amp: bool, amp_level: str) -> AmpSettings:
     return AmpSettings(enabled=amp, level=amp_level)
 
 
-def train_model(cfg: Mapping[str, Any], validate: bool = False, weights: Optional[str] = None,
+def train_model(cfg: Mapping[str, Any], validate: bool = False, weights: str | None = None,
                 resume: bool = False, amp: bool = False, amp_level: str = "O1",
-                use_visualdl: bool = False) -> Dict[str, Any]:
+                use_visualdl: bool = False) -> dict[str, Any]:
     """Train the model of ``cfg`` and return a summary: ``best`` (``{"key", "mode", "value", "epoch"}`` of
     the best checkpoint), ``best_epoch``, ``last_metrics``
     (of the last validation, gathered over all ranks), ``train_seconds``, ``global_step`` and the trained
@@ -176,9 +186,9 @@ def train_model(cfg: Mapping[str, Any], validate: bool = False, weights: Optiona
         scaler = paddle.amp.GradScaler()
 
     rule = metric.rule if validate else None
-    counters: Dict[str, Any] = {"global_step": 0, "best": None}
+    counters: dict[str, Any] = {"global_step": 0, "best": None}
     start_epoch = 1
-    last_saved: Optional[str] = None  # the .pdparams of the last checkpoint written or resumed from
+    last_saved: str | None = None  # the .pdparams of the last checkpoint written or resumed from
     resume_epoch = cfg.get("resume_epoch")
     if resume_epoch is None and resume:
         resume_epoch = latest_epoch(cfg)
@@ -205,7 +215,7 @@ def train_model(cfg: Mapping[str, Any], validate: bool = False, weights: Optiona
                            f"validation replaces {checkpoint_prefix(cfg)}.pdparams")
         best = kept
         logger.info(f"[valid] metrics: {metric.describe()}")
-    last_metrics: Dict[str, float] = {}
+    last_metrics: dict[str, float] = {}
     vdl = ScalarWriter(os.path.join(out_dir, VDL_SUBDIR), bool(use_visualdl or cfg.get("use_visualdl", False)), rank)
     eta_steps = num_steps
     ctx = EpochContext(net, train_loader, train_set, optimizer, scheduler, iter_step, epochs, num_steps, world,
@@ -253,7 +263,7 @@ def train_model(cfg: Mapping[str, Any], validate: bool = False, weights: Optiona
 
 
 def test_model(cfg: Mapping[str, Any], weights: str,
-               label_names: Optional[Mapping[int, str]] = None) -> Dict[str, float]:
+               label_names: Mapping[int, str] | None = None) -> dict[str, float]:
     """Evaluate ``weights`` on ``DATASET.test`` (or ``DATASET.valid`` when there is no test split) and
     write ``<output_dir>/test_metrics.json`` (rank 0), with ``test_report.png`` and
     ``test_per_class_ap.csv`` beside it (:mod:`.report`; ``label_names`` ``{class index: name}``, as

@@ -6,7 +6,8 @@ files, checkpoints. Imports no PaddlePaddle.
 from __future__ import annotations
 
 import os
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 T = TypeVar("T")
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import os
 import pickle
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 import paddle
@@ -27,8 +28,8 @@ class CheckpointError(ValueError):
 
 #: ``convert(state, model_keys) -> (state, origin or None)``: renamers of foreign checkpoint layouts,
 #: registered by the packages that know them (this module imports nothing above ``utils``).
-StateConverter = Callable[[Mapping[str, Any], Iterable[str]], Tuple[Dict[str, Any], Optional[str]]]
-_STATE_CONVERTERS: List[StateConverter] = []
+StateConverter = Callable[[Mapping[str, Any], Iterable[str]], tuple[dict[str, Any], str | None]]
+_STATE_CONVERTERS: list[StateConverter] = []
 
 
 def register_state_converter(convert: StateConverter) -> StateConverter:
@@ -91,7 +92,7 @@ def read_pickle_file(path: str, what: str = "checkpoint") -> Any:
         raise CheckpointError(f"cannot read {what} {path}: out of memory") from None
 
 
-def load_pickle_state(path: str) -> Dict[str, Any]:
+def load_pickle_state(path: str) -> dict[str, Any]:
     """Load a dict written by :func:`save_pickle_atomic` (through the allow-list, see :func:`read_pickle_file`).
 
     Raises:
@@ -103,7 +104,7 @@ def load_pickle_state(path: str) -> Dict[str, Any]:
     return state
 
 
-def _join_big_params(state: Dict[str, Any], path: str) -> None:
+def _join_big_params(state: dict[str, Any], path: str) -> None:
     """Re-join tensors ``paddle.save`` split into slices (``UnpackBigParamInfor@@``, protocols 2-3)."""
     info = state.pop(_BIG_PARAMS, None)
     if info is None:
@@ -118,7 +119,7 @@ def _join_big_params(state: Dict[str, Any], path: str) -> None:
         raise CheckpointError(f"checkpoint {path}: bad {_BIG_PARAMS} entry ({type(e).__name__}: {e})") from None
 
 
-def load_state(path: str) -> Dict[str, Any]:
+def load_state(path: str) -> dict[str, Any]:
     """Load a ``.pdparams`` / ``.pdopt`` file written by ``paddle.save`` (this package's or
     PaddleVideo's), through the allow-list unpickler: no code in the file runs.
 
@@ -175,7 +176,7 @@ def load_weights(model: paddle.nn.Layer, path: str) -> None:
     converters registered with :func:`register_state_converter` (importing :mod:`paddlevideo.modeling`
     registers :func:`paddlevideo.modeling.compat.convert_foreign_state`); the first that renames wins.
     """
-    state: Dict[str, Any] = load_state(path)
+    state: dict[str, Any] = load_state(path)
     keys = list(model.state_dict().keys())
     origin = None
     for convert in _STATE_CONVERTERS:

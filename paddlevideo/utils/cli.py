@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 import traceback
-from typing import Callable, Optional
+from collections.abc import Callable
 
 __all__ = ["USER_ERRORS", "USER_ERROR_EXIT", "one_line", "run_guarded"]
 
@@ -39,7 +39,7 @@ def one_line(e: BaseException) -> str:
 
 
 def run_guarded(body: Callable[[argparse.Namespace], int], args: argparse.Namespace,
-                describe_os_error: Optional[Callable[[OSError], str]] = None) -> int:
+                describe_os_error: Callable[[OSError], str] | None = None) -> int:
     """Run ``body(args)`` and return its exit code; a :data:`USER_ERRORS` exception instead prints
     ``error: <message>`` (one line) on stderr and returns 2 (or the exception's ``exit_code``).
 

@@ -22,7 +22,8 @@ import copy
 import difflib
 import functools
 import os
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Set, Union
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import yaml
 
@@ -104,14 +105,14 @@ def check_node_graph(root: yaml.Node, max_nodes: int = MAX_YAML_NODES, max_depth
         YAMLRefused: more than ``max_nodes`` nodes, deeper than ``max_depth``, or a node that contains
             itself (a recursive alias); the message names the line of the offending node.
     """
-    size: Dict[int, int] = {}
-    depth: Dict[int, int] = {}
-    on_path: Set[int] = set()
-    stack: List[tuple] = [(root, False)]
+    size: dict[int, int] = {}
+    depth: dict[int, int] = {}
+    on_path: set[int] = set()
+    stack: list[tuple] = [(root, False)]
     while stack:
         node, done = stack.pop()
         key = id(node)
-        children: List[yaml.Node] = []
+        children: list[yaml.Node] = []
         if isinstance(node, yaml.SequenceNode):
             children = list(node.value)
         elif isinstance(node, yaml.MappingNode):
@@ -169,7 +170,7 @@ def describe_invalid(key: str, value: Any, error: Any) -> str:
     text = repr(value)
     if len(text) > 80:
         text = text[:77] + "..."
-    parts: List[str] = []
+    parts: list[str] = []
     errors = error if isinstance(error, list) else error.errors(include_url=False)
     # union members no config value can match (types a signature names for type checkers only) say nothing
     useful = [e for e in errors if "_NotFromConfig" not in str((e.get("ctx") or {}).get("class", ""))]
@@ -205,7 +206,7 @@ class AttrDict(dict):
     def __setattr__(self, key: str, value: Any) -> None:
         self[key] = value
 
-    def __deepcopy__(self, memo: dict) -> "AttrDict":
+    def __deepcopy__(self, memo: dict) -> AttrDict:
         return AttrDict({k: copy.deepcopy(v, memo) for k, v in self.items()})
 
 
@@ -227,7 +228,7 @@ def to_plain(obj: Any) -> Any:
     return obj
 
 
-def _merge(base: Dict[str, Any], top: Mapping[str, Any]) -> Dict[str, Any]:
+def _merge(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(base)
     for k, v in top.items():
         if isinstance(v, Mapping) and isinstance(out.get(k), Mapping) and not v.get("_delete_", False):
@@ -239,14 +240,14 @@ def _merge(base: Dict[str, Any], top: Mapping[str, Any]) -> Dict[str, Any]:
     return out
 
 
-def _read_yaml(path: str, seen: Iterable[str] = ()) -> Dict[str, Any]:
+def _read_yaml(path: str, seen: Iterable[str] = ()) -> dict[str, Any]:
     path = os.path.abspath(path)
     if path in seen:
         raise ConfigError(f"{path}: _base_ inheritance loops back to this file")
     if not os.path.isfile(path):
         raise ConfigError(f"config file not found: {path}")
     try:
-        with open(path, "r", encoding="utf-8") as f:
+        with open(path, encoding="utf-8") as f:
             data = safe_load(f) or {}
     except YAMLRefused as e:
         raise ConfigError(f"{path}: refused: {e}") from None
@@ -259,13 +260,13 @@ def _read_yaml(path: str, seen: Iterable[str] = ()) -> Dict[str, Any]:
     bases = data.pop("_base_", None)
     if bases is None:
         return dict(data)
-    merged: Dict[str, Any] = {}
+    merged: dict[str, Any] = {}
     for b in [bases] if isinstance(bases, str) else list(bases):
         merged = _merge(merged, _read_yaml(os.path.join(os.path.dirname(path), b), (*seen, path)))
     return _merge(merged, data)
 
 
-def apply_overrides(cfg: Dict[str, Any], overrides: Optional[List[str]]) -> Dict[str, Any]:
+def apply_overrides(cfg: dict[str, Any], overrides: list[str] | None) -> dict[str, Any]:
     """Apply ``KEY.SUB=VALUE`` overrides in place; values are parsed with ``yaml.safe_load``.
 
     A list element is addressed by its index (``PIPELINE.train.0.max_frames=100``).
@@ -348,7 +349,7 @@ def validate_config(cfg: Mapping[str, Any], source: str = "config") -> None:
                 raise ConfigError(f"{source}: unknown key {section}.{k}.{hint} Valid keys: {', '.join(valid)}")
 
 
-def overridden_keys(overrides: Optional[List[str]]) -> Set[str]:
+def overridden_keys(overrides: list[str] | None) -> set[str]:
     """The dotted keys that ``-o KEY=VALUE`` overrides set (``{"epochs", "MODEL.head.num_classes"}``)."""
     return {item.split("=", 1)[0].strip() for item in overrides or [] if "=" in item}
 
@@ -362,7 +363,7 @@ def source_of(key: str, source: str, overridden: Iterable[str] = ()) -> str:
     return f"{source}: "
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _schema() -> Any:
     """The pydantic model of the top-level scalars and the ``DATASET`` sizes (built on first use)."""
     from typing import Annotated
@@ -376,38 +377,38 @@ def _schema() -> Any:
 
     class Dataset(_Section):
         batch_size: PositiveInt = 16
-        valid_batch_size: Optional[PositiveInt] = None
+        valid_batch_size: PositiveInt | None = None
         num_workers: NonNegativeInt = 0
-        train: Optional[Dict[str, Any]] = None
-        valid: Optional[Dict[str, Any]] = None
-        test: Optional[Dict[str, Any]] = None
+        train: dict[str, Any] | None = None
+        valid: dict[str, Any] | None = None
+        test: dict[str, Any] | None = None
 
     class Pipeline(_Section):
-        train: Optional[List[Dict[str, Any]]] = None
-        valid: Optional[List[Dict[str, Any]]] = None
-        test: Optional[List[Dict[str, Any]]] = None
+        train: list[dict[str, Any]] | None = None
+        valid: list[dict[str, Any]] | None = None
+        test: list[dict[str, Any]] | None = None
 
     class Config(_Section):
         model_config = ConfigDict(extra="allow", coerce_numbers_to_str=True)
         model_name: Annotated[str, Field(min_length=1, pattern=r"^[^/\\]+$")]
-        MODEL: Dict[str, Any]
-        DATASET: Optional[Dataset] = None
-        PIPELINE: Optional[Pipeline] = None
-        OPTIMIZER: Optional[Dict[str, Any]] = None
-        METRIC: Optional[Union[Dict[str, Any], List[Dict[str, Any]]]] = None
-        INFERENCE: Optional[Dict[str, Any]] = None
+        MODEL: dict[str, Any]
+        DATASET: Dataset | None = None
+        PIPELINE: Pipeline | None = None
+        OPTIMIZER: dict[str, Any] | None = None
+        METRIC: dict[str, Any] | list[dict[str, Any]] | None = None
+        INFERENCE: dict[str, Any] | None = None
         epochs: PositiveInt = 1
         log_interval: PositiveInt = 10
         save_interval: PositiveInt = 1
-        output_dir: Optional[Annotated[str, Field(min_length=1)]] = None
+        output_dir: Annotated[str, Field(min_length=1)] | None = None
         seed: Annotated[int, Field(ge=0, lt=2 ** 32)] = 1234
-        resume_epoch: Optional[PositiveInt] = None
+        resume_epoch: PositiveInt | None = None
         use_visualdl: bool = False
 
     return Config
 
 
-def check_values(cfg: Dict[str, Any], source: str = "config", overridden: Iterable[str] = ()) -> None:
+def check_values(cfg: dict[str, Any], source: str = "config", overridden: Iterable[str] = ()) -> None:
     """Check the types and ranges of the top-level values and the ``DATASET`` sizes, in place.
 
     ``epochs``, ``log_interval``, ``save_interval``, ``DATASET.batch_size`` / ``valid_batch_size`` are
@@ -426,7 +427,7 @@ def check_values(cfg: Dict[str, Any], source: str = "config", overridden: Iterab
         checked = _schema().model_validate(cfg)
     except ValidationError as e:
         err = e.errors(include_url=False)[0]
-        path: List[str] = []
+        path: list[str] = []
         node: Any = cfg
         for p in err["loc"]:
             if isinstance(node, Mapping) and p in node:
@@ -452,7 +453,7 @@ def check_values(cfg: Dict[str, Any], source: str = "config", overridden: Iterab
                 cfg["DATASET"][k] = getattr(checked.DATASET, k)
 
 
-def load_config(path: str, overrides: Optional[List[str]] = None) -> AttrDict:
+def load_config(path: str, overrides: list[str] | None = None) -> AttrDict:
     """Read a YAML config (with ``_base_`` inheritance), apply overrides and validate the top level.
 
     Args:

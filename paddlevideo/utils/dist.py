@@ -3,7 +3,7 @@ collectives training needs, each a no-op in a plain one-process run."""
 from __future__ import annotations
 
 import os
-from typing import Any, List, Tuple
+from typing import Any
 
 import paddle
 import paddle.distributed as dist
@@ -11,7 +11,7 @@ import paddle.distributed as dist
 from .quiet import banner_filter
 
 
-def dist_rank_and_world() -> Tuple[int, int]:
+def dist_rank_and_world() -> tuple[int, int]:
     """(rank, world size) of this process from the launcher's environment (``paddle.distributed.launch``
     sets ``PADDLE_TRAINER_ID`` / ``PADDLE_TRAINERS_NUM``); (0, 1) without a launcher."""
     rank = int(os.environ.get("PADDLE_TRAINER_ID", os.environ.get("PADDLE_GLOBAL_RANK", "0")))
@@ -19,10 +19,11 @@ def dist_rank_and_world() -> Tuple[int, int]:
     return rank, max(world, 1)
 
 
-def init_distributed() -> Tuple[int, int]:
+def init_distributed() -> tuple[int, int]:
     """Initialise the parallel environment when launched with more than one process.
 
-    On a CPU build the launcher selects the gloo backend; on GPUs NCCL (docs/paddle3_notes.md#data-parallel-with-launch-on-cpu).
+    On a CPU build the launcher selects the gloo backend; on GPUs NCCL
+    (docs/paddle3_notes.md#data-parallel-with-launch-on-cpu).
 
     Returns:
         (rank, world size); (0, 1) for a plain ``python main.py`` run, where no collective is set up
@@ -63,14 +64,14 @@ def rank() -> int:
     return dist_rank_and_world()[0]
 
 
-def all_gather_objects(obj: Any) -> List[Any]:
+def all_gather_objects(obj: Any) -> list[Any]:
     """Every rank's ``obj`` (picklable), in rank order, on every rank; ``[obj]`` in a one-process run.
 
     Source: ``paddle.distributed.all_gather_object`` (pickles through the process group).
     """
     if world_size() == 1:
         return [obj]
-    out: List[Any] = []
+    out: list[Any] = []
     dist.all_gather_object(out, obj)
     return out
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from typing import Optional
 
 LOGGER_NAME = "paddlevideo"
 
@@ -22,7 +21,7 @@ class _FileHandler(logging.FileHandler):
         raise  # the OSError that emit() is handling
 
 
-def setup_logger(output_dir: Optional[str] = None, rank: int = 0, level: int = logging.INFO,
+def setup_logger(output_dir: str | None = None, rank: int = 0, level: int = logging.INFO,
                  filename: str = "train.log") -> logging.Logger:
     """Configure the package logger: console on every rank at ``level`` (WARNING on ranks > 0), and, on
     rank 0 only, a file ``<output_dir>/<filename>`` (appended to). An error writing the file (a full disk)

@@ -18,7 +18,7 @@ import os
 import re
 import sys
 import warnings
-from typing import Iterator
+from collections.abc import Iterator
 
 _HARMLESS = ("No ccache found", "Tensor do not have 'place'", "amp_guard can only be enabled")
 _BANNER = re.compile(r"^(=+ Modified FLAGS detected =+|FLAGS\(name='[^']*', current_value=.*\)|=+)$")

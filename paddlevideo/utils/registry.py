@@ -16,7 +16,8 @@ import functools
 import inspect
 import sys
 import typing
-from typing import Any, Callable, Dict, Iterable, Mapping, Optional
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from .config import ConfigError, describe_invalid
 
@@ -37,9 +38,9 @@ class Registry:
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self._obj_map: Dict[str, Callable[..., Any]] = {}
+        self._obj_map: dict[str, Callable[..., Any]] = {}
 
-    def register(self, name: Optional[str] = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def register(self, name: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Decorator that registers a class or function under ``name`` (default: its ``__name__``).
 
         Raises:
@@ -79,7 +80,7 @@ class Registry:
         return f"Registry({self.name!r}, {self.names()})"
 
 
-def build(cfg: Optional[Mapping[str, Any]], registry: Registry, key: str = "name", **extra: Any) -> Any:
+def build(cfg: Mapping[str, Any] | None, registry: Registry, key: str = "name", **extra: Any) -> Any:
     """Build an object from a config mapping: ``registry.get(cfg[key])(**rest, **extra)``.
 
     Args:
@@ -159,8 +160,8 @@ def _adapter(hint: Any) -> Any:
             return None
 
 
-@functools.lru_cache(maxsize=None)
-def _signature_info(obj: Callable[..., Any]) -> Optional[tuple]:
+@functools.cache
+def _signature_info(obj: Callable[..., Any]) -> tuple | None:
     """``(valid names, required names, {name: TypeAdapter or None}, takes **kwargs)`` or None without a signature."""
     try:
         sig = inspect.signature(obj)
@@ -188,8 +189,8 @@ def _signature_info(obj: Callable[..., Any]) -> Optional[tuple]:
     return tuple(valid), tuple(required), adapters, var_kw
 
 
-def check_options(obj: Callable[..., Any], kwargs: Mapping[str, Any], what: str, where: Optional[str] = None,
-                  supplied: Iterable[str] = ()) -> Dict[str, Any]:
+def check_options(obj: Callable[..., Any], kwargs: Mapping[str, Any], what: str, where: str | None = None,
+                  supplied: Iterable[str] = ()) -> dict[str, Any]:
     """Check config options against ``obj``'s signature and type hints; return them converted.
 
     Args:
@@ -229,7 +230,7 @@ def check_options(obj: Callable[..., Any], kwargs: Mapping[str, Any], what: str,
         if k not in kwargs and k not in supplied:
             raise _error(f"{prefix}{what} needs the option {k!r} (required options: "
                          f"{', '.join(r for r in required if r not in supplied)})", where or k)
-    out: Dict[str, Any] = {}
+    out: dict[str, Any] = {}
     for k, v in kwargs.items():
         adapter = adapters.get(k)
         if adapter is None or k in supplied:

@@ -19,7 +19,6 @@ import os
 import socket
 import sys
 import time
-from typing import List, Optional
 
 from .config import ConfigError
 
@@ -63,9 +62,9 @@ class RunLock:
     def __init__(self, output_dir: str) -> None:
         self.output_dir = output_dir
         self.path = os.path.join(output_dir, LOCK_NAME)
-        self._fd: Optional[int] = None
+        self._fd: int | None = None
 
-    def acquire(self) -> "RunLock":
+    def acquire(self) -> RunLock:
         """Take the lock (without waiting), write this process's pid into the file and return ``self``."""
         import fcntl
 
@@ -106,7 +105,7 @@ class RunLock:
         os.close(self._fd)
         self._fd = None
 
-    def __enter__(self) -> "RunLock":
+    def __enter__(self) -> RunLock:
         return self.acquire()
 
     def __exit__(self, *exc: object) -> None:
@@ -118,7 +117,7 @@ def _read(fd: int) -> str:
     return os.read(fd, 4096).decode("utf-8", "replace")
 
 
-def run_files(output_dir: str) -> List[str]:
+def run_files(output_dir: str) -> list[str]:
     """The entries of ``output_dir`` that belong to a training run (:data:`RUN_PATTERNS`), ``train.log``
     first, then by name."""
     found = set()
@@ -127,7 +126,7 @@ def run_files(output_dir: str) -> List[str]:
     return sorted(found, key=lambda n: (n != "train.log", n))
 
 
-def prepare_run_dir(output_dir: str, resume: bool = False, overwrite: bool = False) -> Optional[str]:
+def prepare_run_dir(output_dir: str, resume: bool = False, overwrite: bool = False) -> str | None:
     """Make ``output_dir`` ready for a training run; call while holding its :class:`RunLock`.
 
     Args:

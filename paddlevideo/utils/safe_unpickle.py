@@ -36,7 +36,8 @@ import io
 import math
 import pickle
 import pickletools
-from typing import Any, BinaryIO, Callable, Dict, Tuple
+from collections.abc import Callable
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -208,8 +209,8 @@ _NDARRAY = _Global("numpy.ndarray", None)
 _NUMPY_CORE = ("numpy.core.multiarray", "numpy._core.multiarray")
 
 
-def _allowed() -> Dict[Tuple[str, str], _Global]:
-    table: Dict[Tuple[str, str], Callable[..., Any]] = {
+def _allowed() -> dict[tuple[str, str], _Global]:
+    table: dict[tuple[str, str], Callable[..., Any]] = {
         **{(m, "_reconstruct"): _reconstruct for m in _NUMPY_CORE},
         **{(m, "scalar"): _scalar for m in _NUMPY_CORE},
         ("numpy", "dtype"): _dtype,
@@ -225,7 +226,7 @@ def _allowed() -> Dict[Tuple[str, str], _Global]:
 
 #: Every ``(module, name)`` a checkpoint pickle may reference, and the checking stand-in it resolves to.
 #: numpy 1.x pickles name ``numpy.core``, numpy 2 ``numpy._core``; Python 3 protocol 2 names ``__builtin__``.
-ALLOWED_GLOBALS: Dict[Tuple[str, str], _Global] = _allowed()
+ALLOWED_GLOBALS: dict[tuple[str, str], _Global] = _allowed()
 
 
 class _AllowListUnpickler(pickle.Unpickler):
@@ -282,7 +283,7 @@ def _prescan(f: BinaryIO) -> None:
     f.seek(start)
 
 
-def _finish(obj: Any, depth: int, memo: Dict[int, Any]) -> Any:
+def _finish(obj: Any, depth: int, memo: dict[int, Any]) -> Any:
     """Replace the pending arrays and dtypes by real ones, checking the nesting depth (shared objects
     are converted once, so a pickle of many references to one list stays linear)."""
     key = id(obj)

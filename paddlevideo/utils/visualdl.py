@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
 from .logger import get_logger
 
@@ -56,7 +57,7 @@ class ScalarWriter:
 
     def __init__(self, logdir: str, enabled: bool = True, rank: int = 0) -> None:
         self.logdir = logdir
-        self._writer: Optional[Any] = None
+        self._writer: Any | None = None
         if not enabled or rank != 0:
             return
         try:
@@ -94,7 +95,7 @@ class ScalarWriter:
             self._writer.close()
             self._writer = None
 
-    def __enter__(self) -> "ScalarWriter":
+    def __enter__(self) -> ScalarWriter:
         return self
 
     def __exit__(self, *exc: Any) -> None:

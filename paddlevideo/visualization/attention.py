@@ -12,8 +12,9 @@ over the valid frames; frames are YouTube-8M's one per second, so the x axis is 
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -34,14 +35,14 @@ class AttentionResult:
     """
 
     video_id: str
-    feature_names: List[str]
-    weights: List[np.ndarray]
+    feature_names: list[str]
+    weights: list[np.ndarray]
     probs: np.ndarray
     labels: np.ndarray
 
 
 def compute_attention(model: Any, records: Sequence[Mapping[str, Any]], max_frames: int = 300
-                      ) -> List[AttentionResult]:
+                      ) -> list[AttentionResult]:
     """Run ``model`` (in eval mode) on ``records`` and read its attention weights.
 
     Args:
@@ -67,7 +68,7 @@ def compute_attention(model: Any, records: Sequence[Mapping[str, Any]], max_fram
                          "only attention models (AttentionLSTM, AttentionCluster) can be visualised")
     names = list(model.feature_names)
     truncate = TruncateFrames(max_frames)
-    results: List[AttentionResult] = []
+    results: list[AttentionResult] = []
     model.eval()
     with paddle.no_grad():
         for rec in records:
@@ -94,13 +95,13 @@ def compute_attention(model: Any, records: Sequence[Mapping[str, Any]], max_fram
     return results
 
 
-def _name(c: int, label_names: Optional[Mapping[int, str]]) -> str:
+def _name(c: int, label_names: Mapping[int, str] | None) -> str:
     n = label_names.get(int(c)) if label_names else None
     return f"{int(c)} {n}" if n else f"class {int(c)}"
 
 
 def plot_attention(result: AttentionResult, png_path: str, top_k: int = 5,
-                   label_names: Optional[Mapping[int, str]] = None, title: str = "") -> str:
+                   label_names: Mapping[int, str] | None = None, title: str = "") -> str:
     """Draw the attention of one video and its predictions into ``png_path``; returns the path.
 
     Layout: all 1-D weightings (``[T]``) share one axes, one curve per modality; each 2-D weighting
@@ -157,10 +158,10 @@ def plot_attention(result: AttentionResult, png_path: str, top_k: int = 5,
     return png_path
 
 
-def attention_summary(result: AttentionResult) -> Dict[str, Any]:
+def attention_summary(result: AttentionResult) -> dict[str, Any]:
     """JSON-ready summary: per modality the shape of the weights and the frame with the most attention
     (for ``[N, T]`` weights: of the mean over units)."""
-    out: Dict[str, Any] = {"id": result.video_id}
+    out: dict[str, Any] = {"id": result.video_id}
     for name, w in zip(result.feature_names, result.weights):
         profile = w if w.ndim == 1 else w.mean(axis=0)
         out[name] = {"shape": list(w.shape), "peak_frame": int(np.argmax(profile))}

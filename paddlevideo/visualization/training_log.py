@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
 
 __all__ = ["TrainingLog", "parse_training_log", "plot_training_log"]
 
@@ -54,18 +53,18 @@ class TrainingLog:
         run: which run of the log this is (1-based) and ``runs`` how many the log holds.
     """
 
-    steps: Dict[Tuple[int, int], Tuple[float, float]] = field(default_factory=dict)
-    steps_per_epoch: Dict[int, int] = field(default_factory=dict)
-    valid: Dict[int, Dict[str, float]] = field(default_factory=dict)
-    epochs: Optional[int] = None
+    steps: dict[tuple[int, int], tuple[float, float]] = field(default_factory=dict)
+    steps_per_epoch: dict[int, int] = field(default_factory=dict)
+    valid: dict[int, dict[str, float]] = field(default_factory=dict)
+    epochs: int | None = None
     run: int = 1
     runs: int = 1
-    names: Dict[str, str] = field(default_factory=dict)
+    names: dict[str, str] = field(default_factory=dict)
     best_key: str = "gap"
     best_mode: str = "max"
-    _display: Dict[str, str] = field(default_factory=lambda: dict(LEGACY_NAMES), repr=False)
+    _display: dict[str, str] = field(default_factory=lambda: dict(LEGACY_NAMES), repr=False)
 
-    def set_metrics(self, names: Dict[str, str], best_display: str, mode: str) -> None:
+    def set_metrics(self, names: dict[str, str], best_display: str, mode: str) -> None:
         """Apply a ``[valid] metrics:`` line: ``names`` ``{key: display}``, the best key's display name and mode."""
         self._display = {d: k for k, d in names.items()}
         self.names = dict(names)
@@ -76,7 +75,7 @@ class TrainingLog:
         """The metric key a display name of the validation line stands for."""
         return self._display.get(display, display)
 
-    def best_epoch(self) -> Optional[int]:
+    def best_epoch(self) -> int | None:
         """The epoch with the best value of :attr:`best_key` by :attr:`best_mode` (the earliest on a tie,
         as training keeps it), or None without such values."""
         epochs = [e for e in sorted(self.valid) if self.best_key in self.valid[e]]
@@ -85,9 +84,9 @@ class TrainingLog:
         sign = 1.0 if self.best_mode == "max" else -1.0
         return max(epochs, key=lambda e: (sign * self.valid[e][self.best_key], -e))
 
-    def epoch_loss(self) -> Dict[int, float]:
+    def epoch_loss(self) -> dict[int, float]:
         """Mean of the logged training losses of each epoch: ``{epoch: loss}``."""
-        sums: Dict[int, List[float]] = {}
+        sums: dict[int, list[float]] = {}
         for (epoch, _), (loss, _) in self.steps.items():
             sums.setdefault(epoch, []).append(loss)
         return {e: sum(v) / len(v) for e, v in sorted(sums.items())}
@@ -106,10 +105,10 @@ def parse_training_log(path: str, run: int = -1) -> TrainingLog:
         ValueError: the file has neither training-step nor validation lines (naming the file and the
             line format expected), or has no run ``run`` (naming how many it has).
     """
-    runs: List[TrainingLog] = [TrainingLog()]
+    runs: list[TrainingLog] = [TrainingLog()]
     new_process = False
-    pending: Optional[Tuple[Dict[str, str], str, str]] = None   # a metrics line of a process not yet placed
-    with open(path, "r", encoding="utf-8", errors="replace") as f:
+    pending: tuple[dict[str, str], str, str] | None = None   # a metrics line of a process not yet placed
+    with open(path, encoding="utf-8", errors="replace") as f:
         for line in f:
             if _START.search(line):
                 new_process = True
@@ -190,7 +189,7 @@ def plot_training_log(log: TrainingLog, png_path: str, title: str = "") -> str:
     FigureCanvasAgg(fig)
     ax_loss, ax_gap = fig.subplots(1, 2)
     if log.steps:
-        last_step: Dict[int, int] = {}
+        last_step: dict[int, int] = {}
         for e, s in log.steps:
             last_step[e] = max(last_step.get(e, 0), s)
         pts = sorted((e - 1 + s / max(log.steps_per_epoch.get(e, last_step[e]), 1), loss)
@@ -203,7 +202,7 @@ def plot_training_log(log: TrainingLog, png_path: str, title: str = "") -> str:
         epochs = sorted(log.valid)
         ax_loss.plot(epochs, [log.valid[e]["loss"] for e in epochs], "s--", color="#c44e52", label="valid loss")
         others = ("#8172b2", "#ccb974", "#64b5cd", "#dd8452", "#937860", "#da8bc3")
-        values: List[float] = []
+        values: list[float] = []
         for i, (key, name) in enumerate(sorted(log.names.items(), key=lambda kv: kv[0] != log.best_key)):
             pts = [(e, log.valid[e][key]) for e in epochs if key in log.valid[e]]
             values += [v for _, v in pts]

@@ -149,11 +149,15 @@ def test_cli_with_pool_and_a_corrupt_input(tmp_path):
     raw[100] ^= 0xFF  # damage the first payload: data CRC mismatch
     (src / "train0001.tfrecord").write_bytes(bytes(raw))
     out = tmp_path / "out"
-    run = lambda *extra: subprocess.run([sys.executable, str(TF2PKL), str(src), str(out), "--workers", "2", *extra],
-                                        capture_output=True, text=True, env=ENV, timeout=300)
+
+    def run(*extra):
+        return subprocess.run([sys.executable, str(TF2PKL), str(src), str(out), "--workers", "2", *extra],
+                              capture_output=True, text=True, env=ENV, timeout=300)
+
     r = run()
     assert r.returncode == 1
-    assert f"failed: {src / 'train0001.tfrecord'}: CorruptRecordError: " in r.stderr and "record 0 at byte 0" in r.stderr
+    assert f"failed: {src / 'train0001.tfrecord'}: CorruptRecordError: " in r.stderr
+    assert "record 0 at byte 0" in r.stderr
     assert "converted 1 files (8 videos)" in r.stdout
     assert_same_pkl(out / "train0000.pkl", PKL / "frame" / "train0000.pkl")
     assert not (out / "train0001.pkl").exists()

@@ -4,8 +4,8 @@ import os
 import numpy as np
 import paddle
 import pytest
-
 from inference_helpers import DATA, TINY_CFG
+
 from paddlevideo.inference.export import build_eval_model, export_model
 
 

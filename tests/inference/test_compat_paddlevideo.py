@@ -5,11 +5,14 @@ import os
 import numpy as np
 import paddle
 import pytest
-
 from inference_helpers import DATA, TINY_CFG
+
 from paddlevideo.inference.export import build_eval_model
-from paddlevideo.modeling.compat import convert_foreign_state, convert_paddlevideo_attention_lstm
-from paddlevideo.modeling.compat import is_paddlevideo_attention_lstm
+from paddlevideo.modeling.compat import (
+    convert_foreign_state,
+    convert_paddlevideo_attention_lstm,
+    is_paddlevideo_attention_lstm,
+)
 from paddlevideo.utils.checkpoint import CheckpointError, load_weights
 
 PV = os.path.join(DATA, "paddlevideo")

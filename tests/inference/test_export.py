@@ -5,8 +5,8 @@ import numpy as np
 import paddle
 import pytest
 import yaml
-
 from inference_helpers import DATA, TINY_CFG, random_videos
+
 from paddlevideo.inference.export import export_model, read_inference_meta
 from paddlevideo.inference.predictor import InferenceOptions, Predictor
 from paddlevideo.loader.pipelines import collate_frames

@@ -1,10 +1,11 @@
 """Export records the evaluation pipeline without its label steps, and predict applies it: an
 AttentionCluster exported with seg_num frame sampling predicts what the eager model gives on the
-stride-centre frames (the legacy reader's evaluation sampling, docs/models_reference.md#legacy-paddle-attentioncluster)."""
+stride-centre frames (the legacy reader's evaluation sampling,
+docs/models_reference.md#legacy-paddle-attentioncluster)."""
 import numpy as np
 import paddle
-
 from inference_helpers import random_videos
+
 from paddlevideo.inference.export import export_model
 from paddlevideo.inference.predictor import InferenceOptions, Predictor
 from paddlevideo.inference.runner import predict_stream

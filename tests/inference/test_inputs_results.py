@@ -4,8 +4,8 @@ import shutil
 
 import numpy as np
 import pytest
-
 from inference_helpers import DATA, random_videos
+
 from paddlevideo.inference.inputs import expand_inputs, iter_input_records
 from paddlevideo.inference.results import format_result, load_label_names, top_k
 from paddlevideo.inference.runner import StageTimer, predict_stream

@@ -7,6 +7,7 @@ ort = pytest.importorskip("onnxruntime")
 pytest.importorskip("paddle2onnx")
 
 from inference_helpers import TINY_CFG, random_videos  # noqa: E402
+
 from paddlevideo.inference.export import export_model  # noqa: E402
 from paddlevideo.inference.predictor import Predictor  # noqa: E402
 from paddlevideo.loader.pipelines import collate_frames  # noqa: E402

@@ -11,11 +11,11 @@ import subprocess
 import numpy as np
 import pytest
 import yaml
-
 from inference_helpers import DATA, TINY_CFG
+from test_tools import run
+
 from paddlevideo.inference.results_file import OutputFileError, ResultsFile
 from paddlevideo.loader.yt8m import iter_records, read_pkl, read_tfrecord, write_tfrecord
-from test_tools import run
 
 FRAME = os.path.join(DATA, "yt8m", "frame")
 

@@ -8,8 +8,8 @@ import numpy as np
 import paddle
 import pytest
 import yaml
-
 from inference_helpers import DATA, TINY_CFG
+
 from paddlevideo.inference.export import build_eval_model
 from paddlevideo.loader.yt8m.pkl import read_pkl
 
@@ -52,7 +52,8 @@ def test_predict_example_pkl_as_paddlevideo_users_call_it(exported, tiny_weights
     model = build_eval_model(TINY_CFG["MODEL"], tiny_weights)
     n = min(len(video["rgb"]), TINY_CFG["INFERENCE"]["max_frames"])
     with paddle.no_grad():
-        probs = model.infer_forward(paddle.to_tensor(video["rgb"][None, :n]), paddle.to_tensor(video["audio"][None, :n]),
+        probs = model.infer_forward(paddle.to_tensor(video["rgb"][None, :n]),
+                                    paddle.to_tensor(video["audio"][None, :n]),
                                     paddle.to_tensor(np.array([n], np.int64))).numpy()[0]
     best = int(np.argmax(probs))
     assert f"\ttop-1 class: {best}" in lines

@@ -44,7 +44,8 @@ def test_undeclared_key_is_refused_with_its_name():
 def test_ragged_declared_key_is_refused():
     recs = _records(3)
     recs[2]["label_weights"] = recs[2]["label_weights"][:3]
-    with pytest.raises(ValueError, match=r"'label_weights' is ragged: video 'v2' has shape \(3,\), video 'v0' has \(5,\)"):
+    with pytest.raises(ValueError,
+                       match=r"'label_weights' is ragged: video 'v2' has shape \(3,\), video 'v0' has \(5,\)"):
         collate_frames(recs, extra_keys=("label_weights",))
 
 

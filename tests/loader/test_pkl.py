@@ -378,7 +378,9 @@ def test_error_inside_a_data_loader_reaches_the_main_process_intact(tmp_path, nu
 
 
 def test_shuffle_is_a_seeded_permutation():
-    ids = lambda **kw: [r["id"] for r in YouTube8MPklDataset(str(PKL / "train.list"), **kw)]
+    def ids(**kw):
+        return [r["id"] for r in YouTube8MPklDataset(str(PKL / "train.list"), **kw)]
+
     plain = ids()
     a, b = ids(shuffle=True, shuffle_buffer=3, seed=1), ids(shuffle=True, shuffle_buffer=3, seed=1)
     assert a == b and sorted(a) == sorted(plain)

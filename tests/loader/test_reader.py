@@ -133,7 +133,8 @@ def test_dequantize_numpy_equals_tensorflow_table_bit_for_bit():
     got = dequantize_numpy(np.arange(256, dtype=np.uint8))
     assert got.dtype == np.float32
     np.testing.assert_array_equal(got.view(np.uint32), lut.view(np.uint32))
-    # the check is sharp: the float64-then-cast path (PaddleVideo) differs on 207 codes (docs/youtube8m_format.md#dequantization)
+    # the check is sharp: the float64-then-cast path (PaddleVideo) differs on 207 codes
+    # (docs/youtube8m_format.md#dequantization)
     f64 = (np.arange(256) * (4 / 255) + (4 / 512 - 2)).astype(np.float32)
     assert int((f64.view(np.uint32) != lut.view(np.uint32)).sum()) == 207
 

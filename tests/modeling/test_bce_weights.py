@@ -28,7 +28,8 @@ def test_weighted_sigmoid_bce_equals_numpy(reduction):
     np.testing.assert_allclose(float(loss), _reduce(w.astype(np.float64) * _np_bce_logits(x.astype(np.float64), y),
                                                     reduction), rtol=1e-5)
     unweighted = SigmoidBCELoss(reduction)(paddle.to_tensor(x), paddle.to_tensor(y))
-    np.testing.assert_allclose(float(unweighted), _reduce(_np_bce_logits(x.astype(np.float64), y), reduction), rtol=1e-5)
+    np.testing.assert_allclose(float(unweighted), _reduce(_np_bce_logits(x.astype(np.float64), y), reduction),
+                               rtol=1e-5)
 
 
 def test_weighted_prob_bce_equals_numpy():

@@ -105,8 +105,8 @@ def symlink_loop(d):
 def video_level(d):
     path = shutil.copy(VIDEO_LEVEL, os.path.join(d, "v.tfrecord"))
     # every record is video-level: with several workers, whichever reader comes first names its record
-    return path, f"{path}: record ", ("is a video-level record (tf.train.Example with mean_rgb, mean_audio); this config "
-                                      "reads frame-level SequenceExamples")
+    return path, f"{path}: record ", ("is a video-level record (tf.train.Example with mean_rgb, mean_audio); "
+                                      "this config reads frame-level SequenceExamples")
 
 
 TFRECORD_CASES = {f.__name__: f for f in (truncated, length_crc, data_crc, missing_audio, gzipped, directory, fifo,

@@ -10,8 +10,8 @@ import pytest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools"))
 from png_check import png_size  # noqa: E402
 
-from paddlevideo.metrics.youtube8m import YouTube8MMetric  # noqa: E402
 from paddlevideo.metrics.report import precision_recall_curve, write_eval_report  # noqa: E402
+from paddlevideo.metrics.youtube8m import YouTube8MMetric  # noqa: E402
 from tests.metrics.ap_reference import brute_force_ap  # noqa: E402
 
 

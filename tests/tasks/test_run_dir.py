@@ -205,8 +205,8 @@ def _enospc_on(fragment, monkeypatch):
 def test_disk_full_while_saving_a_checkpoint_in_process(data, tmp_path, monkeypatch, capsys):
     from main import parse_args
     from paddlevideo.tasks.checkpointing import latest_epoch
-    from paddlevideo.utils.checkpoint import load_pickle_state, load_state
     from paddlevideo.tasks.cli import run_cli
+    from paddlevideo.utils.checkpoint import load_pickle_state, load_state
     from paddlevideo.utils.config import load_config
 
     out = tmp_path / "out"

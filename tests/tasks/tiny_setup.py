@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from typing import Dict, List, Optional
 
 import numpy as np
 import yaml
@@ -15,7 +14,7 @@ BASE_CONFIG = os.path.join(ROOT, "configs", "recognition", "attention_lstm", "at
 NUM_CLASSES = 10
 
 
-def make_records(n: int, seed: int, prefix: str = "v", max_frames: int = 12) -> List[dict]:
+def make_records(n: int, seed: int, prefix: str = "v", max_frames: int = 12) -> list[dict]:
     """``n`` random record dicts with 1..max_frames frames and 1..3 labels below NUM_CLASSES."""
     rng = np.random.default_rng(seed)
     out = []
@@ -28,13 +27,14 @@ def make_records(n: int, seed: int, prefix: str = "v", max_frames: int = 12) -> 
 
 
 def make_tiny_data(data_dir: str, train_videos: int = 37, valid_videos: int = 13, train_shards: int = 3,
-                   valid_shards: int = 2) -> Dict[str, List[str]]:
+                   valid_shards: int = 2) -> dict[str, list[str]]:
     """Write train*/validate* shards into ``data_dir``; returns the ids per split."""
     from paddlevideo.loader.yt8m import write_tfrecord
 
     os.makedirs(data_dir, exist_ok=True)
-    ids: Dict[str, List[str]] = {}
-    for split, n, shards, seed in (("train", train_videos, train_shards, 1), ("validate", valid_videos, valid_shards, 2)):
+    ids: dict[str, list[str]] = {}
+    for split, n, shards, seed in (("train", train_videos, train_shards, 1),
+                                   ("validate", valid_videos, valid_shards, 2)):
         records = make_records(n, seed, prefix=split[0])
         ids[split] = [r["id"] for r in records]
         for s in range(shards):
@@ -65,7 +65,7 @@ def write_tiny_config(path: str, data_dir: str, out_dir: str, **top: object) -> 
     return path
 
 
-def quiet_env(extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
+def quiet_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """Environment for subprocesses: quiet Paddle, one OpenMP thread, the repository importable."""
     env = dict(os.environ)
     for k in [k for k in env if k.startswith("PADDLE_")]:
@@ -76,14 +76,14 @@ def quiet_env(extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
     return env
 
 
-def run_main(args: List[str], extra_env: Optional[Dict[str, str]] = None, timeout: float = 300
+def run_main(args: list[str], extra_env: dict[str, str] | None = None, timeout: float = 300
              ) -> subprocess.CompletedProcess:
     """``python main.py ARGS`` in a subprocess; returns the completed process (text output)."""
     return subprocess.run([sys.executable, os.path.join(ROOT, "main.py"), *args], cwd=ROOT, env=quiet_env(extra_env),
                           capture_output=True, text=True, timeout=timeout)
 
 
-def load_params(path: str) -> Dict[str, np.ndarray]:
+def load_params(path: str) -> dict[str, np.ndarray]:
     """A ``.pdparams`` file as numpy arrays."""
     import paddle
 

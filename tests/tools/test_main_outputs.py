@@ -48,10 +48,10 @@ def test_visualdl_event_files(trained_lstm):
 
 
 def test_use_visualdl_without_visualdl_installed_still_trains(tiny_data, tmp_path):
-    from conftest import ENV, LSTM_DEMO, ROOT, lstm_overrides
-
     import subprocess
     import sys
+
+    from conftest import ENV, LSTM_DEMO, ROOT, lstm_overrides
 
     blocker = tmp_path / "block"
     blocker.mkdir()

@@ -27,7 +27,8 @@ def _raise(e):
     (CheckpointError("w.pdparams: not a checkpoint"), 2, "error: w.pdparams: not a checkpoint"),
     (CorruptRecordError("f.tfrecord", 3, 120, "data CRC mismatch"), 2, None),
     (KeyError("no DATASET.valid section"), 2, "error: no DATASET.valid section"),
-    (FileNotFoundError(errno.ENOENT, "No such file or directory", "m.json"), 2, "error: m.json: No such file or directory"),
+    (FileNotFoundError(errno.ENOENT, "No such file or directory", "m.json"), 2,
+     "error: m.json: No such file or directory"),
     (RuntimeError("model file unusable\n  C++ trace line 1\n  line 2"), 2, "error: model file unusable"),
     (TrainingDiverged("loss is nan at epoch 2 step 3"), 3, "error: loss is nan at epoch 2 step 3"),
 ])

@@ -1,2 +1,4 @@
-from . import yt8m_tfrecord  # noqa: F401  (registration)
-from . import yt8m_pkl  # noqa: F401  (registration)
+from . import (
+    yt8m_pkl,  # noqa: F401  (registration)
+    yt8m_tfrecord,  # noqa: F401  (registration)
+)

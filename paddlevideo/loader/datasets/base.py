@@ -20,16 +20,23 @@ import shutil
 import tempfile
 import threading
 import weakref
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 from paddle.io import IterableDataset, get_worker_info
 
-from ..pipelines import Compose, collate_frames
-from ..yt8m.errors import (BadPklError, CorruptRecordError, DataError, DataReadError, describe_error,
-                           error_from_description)
-from .bucketing import bucket_by_length
 from ...utils.dist import dist_rank_and_world
+from ..pipelines import Compose, collate_frames
+from ..yt8m.errors import (
+    BadPklError,
+    CorruptRecordError,
+    DataError,
+    DataReadError,
+    describe_error,
+    error_from_description,
+)
+from .bucketing import bucket_by_length
 from .sharding import num_global_steps, rank_step_ranges, worker_ranges
 
 _ERROR_FILE = "error.json"
@@ -43,8 +50,8 @@ def in_loader() -> bool:
     return get_worker_info() is not None or threading.current_thread() is not threading.main_thread()
 
 
-def shuffle_buffered(records: Iterable[Dict[str, Any]], size: int,
-                     rng: np.random.Generator) -> Iterator[Dict[str, Any]]:
+def shuffle_buffered(records: Iterable[dict[str, Any]], size: int,
+                     rng: np.random.Generator) -> Iterator[dict[str, Any]]:
     """Shuffle a stream through a buffer of ``size`` records (tf.data's ``shuffle(buffer_size)``).
 
     Args:
@@ -55,7 +62,7 @@ def shuffle_buffered(records: Iterable[Dict[str, Any]], size: int,
     Yields:
         Every record of ``records`` exactly once.
     """
-    buffer: List[Dict[str, Any]] = []
+    buffer: list[dict[str, Any]] = []
     for r in records:
         if len(buffer) < size:
             buffer.append(r)
@@ -99,9 +106,9 @@ class ShardedVideoDataset(IterableDataset):
         ValueError: ``feature_names`` and ``feature_dims`` differ in length.
     """
 
-    extra_keys: Tuple[str, ...] = ()
+    extra_keys: tuple[str, ...] = ()
 
-    def __init__(self, pipeline: Optional[Sequence[Any]], feature_names: Sequence[str],
+    def __init__(self, pipeline: Sequence[Any] | None, feature_names: Sequence[str],
                  feature_dims: Sequence[int], shuffle: bool, shuffle_buffer: int, seed: int,
                  bucket_window: int, skip_corrupt: bool = False) -> None:
         super().__init__()
@@ -123,12 +130,12 @@ class ShardedVideoDataset(IterableDataset):
 
     # ------------------------------------------------------------------ what a format provides
 
-    def epoch_sources(self) -> Tuple[List[Any], List[int]]:
+    def epoch_sources(self) -> tuple[list[Any], list[int]]:
         """``(sources, videos per source)`` of this epoch, in reading order."""
         raise NotImplementedError
 
-    def read_ranges(self, sources: List[Any], counts: List[int],
-                    ranges: Sequence[Tuple[int, int]]) -> Iterator[Dict[str, Any]]:
+    def read_ranges(self, sources: list[Any], counts: list[int],
+                    ranges: Sequence[tuple[int, int]]) -> Iterator[dict[str, Any]]:
         """Pipeline outputs of the videos ``[start, stop)`` of each range, counted over ``sources``."""
         raise NotImplementedError
 
@@ -140,7 +147,7 @@ class ShardedVideoDataset(IterableDataset):
         """What the dataset reads (file pattern or list file), for errors that concern no single file."""
         return type(self).__name__
 
-    def persistent_skips(self) -> List[DataError]:
+    def persistent_skips(self) -> list[DataError]:
         """Skipped problems found while indexing (they are reported again every epoch); none by default."""
         return []
 
@@ -161,12 +168,12 @@ class ShardedVideoDataset(IterableDataset):
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.batch_size = int(batch_size)
 
-    def num_steps(self, world: Optional[int] = None) -> int:
+    def num_steps(self, world: int | None = None) -> int:
         """Batches per epoch of every rank: ``ceil(num_records / (world * batch_size))``."""
         world = dist_rank_and_world()[1] if world is None else int(world)
         return num_global_steps(self.num_records(), world, self.batch_size)
 
-    def collate(self, records: List[Dict[str, Any]]) -> Dict[str, np.ndarray]:
+    def collate(self, records: list[dict[str, Any]]) -> dict[str, np.ndarray]:
         """Batch collate with this dataset's :attr:`extra_keys`, see
         :func:`paddlevideo.loader.pipelines.collate_frames`. Inside a loader an error is recorded
         (:meth:`recorded_error`) and ends the stream instead of escaping."""
@@ -193,7 +200,7 @@ class ShardedVideoDataset(IterableDataset):
             raise e
         self._write(f"skipped.{os.getpid()}.jsonl", describe_error(e), mode="a")
 
-    def _write(self, name: str, data: Dict[str, Any], mode: str) -> None:
+    def _write(self, name: str, data: dict[str, Any], mode: str) -> None:
         if not os.path.isdir(self._report_dir):
             return
         with open(os.path.join(self._report_dir, name), mode, encoding="utf-8") as f:
@@ -208,7 +215,7 @@ class ShardedVideoDataset(IterableDataset):
             f.write(json.dumps(describe_error(e)))
         os.replace(tmp, os.path.join(self._report_dir, _ERROR_FILE))
 
-    def recorded_error(self) -> Optional[DataError]:
+    def recorded_error(self) -> DataError | None:
         """The error that ended a reader of this dataset (in a loader thread or worker process) since
         :meth:`begin_pass`, rebuilt with its type and attributes, or None. One ``stat`` when there is none."""
         path = os.path.join(self._report_dir, _ERROR_FILE)
@@ -241,12 +248,12 @@ class ShardedVideoDataset(IterableDataset):
         except Exception as e:
             raise self._as_data_error(e) from None
 
-    def pop_skipped(self) -> List[Dict[str, Any]]:
+    def pop_skipped(self) -> list[dict[str, Any]]:
         """The records skipped since the last call (all readers of this process and its loader workers),
         each ``{"path", "index", "offset", "reason", "message", "type"}`` (``offset`` None for pkl files),
         sorted by path and index; then forgets them. Problems found while indexing (the unframeable
         tail of a TFRecord, an unreadable pkl) are listed every epoch, on rank 0 only."""
-        skipped: List[Dict[str, Any]] = []
+        skipped: list[dict[str, Any]] = []
         if os.path.isdir(self._report_dir):
             for name in os.listdir(self._report_dir):
                 if name.startswith("skipped."):
@@ -262,7 +269,7 @@ class ShardedVideoDataset(IterableDataset):
 
     # ------------------------------------------------------------------ iteration
 
-    def __iter__(self) -> Iterator[Dict[str, Any]]:
+    def __iter__(self) -> Iterator[dict[str, Any]]:
         try:
             yield from self._iter_records()
         except Exception as e:
@@ -271,7 +278,7 @@ class ShardedVideoDataset(IterableDataset):
                 raise err from (None if err is e else e)
             self._record_error(err)  # and end the stream: the main process raises it
 
-    def _iter_records(self) -> Iterator[Dict[str, Any]]:
+    def _iter_records(self) -> Iterator[dict[str, Any]]:
         info = get_worker_info()
         worker_id, num_workers = (info.id, info.num_workers) if info is not None else (0, 1)
         rank, world = dist_rank_and_world()
@@ -282,7 +289,7 @@ class ShardedVideoDataset(IterableDataset):
         yield from records
 
     def iter_shard(self, rank: int, world: int, worker_id: int = 0,
-                   num_workers: int = 1) -> Iterator[Dict[str, Any]]:
+                   num_workers: int = 1) -> Iterator[dict[str, Any]]:
         """The records of one reader (loader worker ``worker_id`` of ``num_workers`` on ``rank`` of
         ``world``) in this epoch, through the pipeline and the shuffle buffer."""
         sources, counts = self.epoch_sources()
@@ -294,7 +301,7 @@ class ShardedVideoDataset(IterableDataset):
         yield from shuffle_buffered(records, self.shuffle_buffer,
                                     np.random.default_rng((self.seed, self.epoch, rank, worker_id)))
 
-    def epoch_order(self, n: int) -> List[int]:
+    def epoch_order(self, n: int) -> list[int]:
         """Source order of this epoch: ``0..n-1``, permuted by ``(seed, epoch)`` when shuffling."""
         if not self.shuffle:
             return list(range(n))

@@ -13,7 +13,8 @@ applied to a stream of record dicts that a ``paddle.io.DataLoader`` groups ``bat
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -21,7 +22,7 @@ from ..pipelines.frames import frame_feature_keys
 
 __all__ = ["bucket_by_length", "padding_ratio", "record_length"]
 
-Record = Dict[str, Any]
+Record = dict[str, Any]
 
 
 def record_length(record: Mapping[str, Any]) -> int:
@@ -38,7 +39,7 @@ def record_length(record: Mapping[str, Any]) -> int:
 
 
 def bucket_by_length(records: Iterable[Record], batch_size: int, window_batches: int,
-                     rng: Optional[np.random.Generator] = None,
+                     rng: np.random.Generator | None = None,
                      length_of: Callable[[Mapping[str, Any]], int] = record_length) -> Iterator[Record]:
     """Yield ``records`` reordered so that every run of ``batch_size`` consecutive records has similar lengths.
 
@@ -73,7 +74,7 @@ def bucket_by_length(records: Iterable[Record], batch_size: int, window_batches:
         raise ValueError(f"window_batches (bucket_window) must be >= 1, got {window_batches}")
     rng = np.random.default_rng() if rng is None else rng
     window_size = batch_size * window_batches
-    window: List[Record] = []
+    window: list[Record] = []
     for record in records:
         window.append(record)
         if len(window) == window_size:
@@ -83,7 +84,7 @@ def bucket_by_length(records: Iterable[Record], batch_size: int, window_batches:
         yield from _emit_window(window, batch_size, rng, length_of)
 
 
-def _emit_window(window: List[Record], batch_size: int, rng: np.random.Generator,
+def _emit_window(window: list[Record], batch_size: int, rng: np.random.Generator,
                  length_of: Callable[[Mapping[str, Any]], int]) -> Iterator[Record]:
     """Sort one window by length, shuffle the order of its full batches, short batch (if any) last."""
     lengths = np.fromiter((length_of(r) for r in window), dtype=np.int64, count=len(window))

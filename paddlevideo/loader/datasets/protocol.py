@@ -7,7 +7,8 @@ missing method is a clear error at set-up rather than an ``AttributeError`` in t
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Protocol, Sequence, Tuple, runtime_checkable
+from collections.abc import Sequence
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -38,21 +39,21 @@ class VideoDataset(Protocol):
       ``{"path", "index", "offset", "reason", "message", "type"}``.
     """
 
-    extra_keys: Tuple[str, ...]
+    extra_keys: tuple[str, ...]
 
     def set_batch_size(self, batch_size: int) -> None: ...
 
-    def num_steps(self, world: Optional[int] = None) -> int: ...
+    def num_steps(self, world: int | None = None) -> int: ...
 
     def set_epoch(self, epoch: int) -> None: ...
 
     def begin_pass(self) -> None: ...
 
-    def collate(self, records: List[Dict[str, Any]]) -> Dict[str, np.ndarray]: ...
+    def collate(self, records: list[dict[str, Any]]) -> dict[str, np.ndarray]: ...
 
-    def recorded_error(self) -> Optional[Exception]: ...
+    def recorded_error(self) -> Exception | None: ...
 
-    def pop_skipped(self) -> List[Dict[str, Any]]: ...
+    def pop_skipped(self) -> list[dict[str, Any]]: ...
 
 
 _MEMBERS: Sequence[str] = ("extra_keys", "set_batch_size", "num_steps", "set_epoch", "begin_pass", "collate",

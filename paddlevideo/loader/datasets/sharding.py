@@ -22,12 +22,12 @@ does the same for streamed TFRecords by indexing the record offsets first
 from __future__ import annotations
 
 import math
-from typing import List, Sequence, Tuple
+from collections.abc import Sequence
 
 import numpy as np
 
 
-def reader_shard(rank: int, world: int, worker_id: int, num_workers: int) -> Tuple[int, int]:
+def reader_shard(rank: int, world: int, worker_id: int, num_workers: int) -> tuple[int, int]:
     """Global shard ``(index, count)`` of one loader worker of one rank: ``index = rank * num_workers +
     worker_id`` out of ``world * num_workers``; every record is read by exactly one shard."""
     num_workers = max(num_workers, 1)
@@ -39,7 +39,7 @@ def num_global_steps(total: int, world: int, batch_size: int) -> int:
     return math.ceil(total / (world * batch_size)) if total > 0 else 0
 
 
-def rank_step_ranges(total: int, world: int, batch_size: int, rank: int) -> List[Tuple[int, int]]:
+def rank_step_ranges(total: int, world: int, batch_size: int, rank: int) -> list[tuple[int, int]]:
     """The global record ranges ``[start, stop)`` of the steps of ``rank`` in one epoch (see module doc).
 
     Args:
@@ -73,12 +73,12 @@ def rank_step_ranges(total: int, world: int, batch_size: int, rank: int) -> List
     return ranges
 
 
-def worker_ranges(ranges: Sequence[Tuple[int, int]], worker_id: int, num_workers: int) -> List[Tuple[int, int]]:
+def worker_ranges(ranges: Sequence[tuple[int, int]], worker_id: int, num_workers: int) -> list[tuple[int, int]]:
     """The steps of one loader worker: every ``num_workers``-th step of the rank, from ``worker_id``."""
     return list(ranges[worker_id::max(num_workers, 1)])
 
 
-def locate(start: int, stop: int, counts: Sequence[int]) -> List[Tuple[int, int, int]]:
+def locate(start: int, stop: int, counts: Sequence[int]) -> list[tuple[int, int, int]]:
     """Map a global record range onto files: ``[(file_position, first, stop), ...]`` with record
     indices inside each file, for files holding ``counts`` records, concatenated in order."""
     out = []

@@ -1,14 +1,15 @@
 """Streaming dataset over PaddleVideo's YouTube-8M pkl files, named by a list file."""
 from __future__ import annotations
 
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 from ..registry import DATASETS
 from ..yt8m import BadPklError, DataError, DataReadError, load_pickle, read_pkl
 from ..yt8m.list_file import read_list_file
 from ..yt8m.pkl import decode_pkl_video, load_pkl_videos
-from .base import ShardedVideoDataset
 from ..yt8m.tfrecord import regular_file_size
+from .base import ShardedVideoDataset
 from .sharding import locate
 
 __all__ = ["YouTube8MPklDataset", "read_list_file"]
@@ -56,11 +57,12 @@ class YouTube8MPklDataset(ShardedVideoDataset):
         DataReadError: a listed file cannot be read (a directory, a FIFO, a dangling symlink ...).
         Inside a DataLoader these are recorded instead (:mod:`.base`).
 
-    Source: PaddleVideo ``FeatureDataset`` (list file + ``data_prefix``), docs/youtube8m_format.md#list-files-and-the-data-prefix.
+    Source: PaddleVideo ``FeatureDataset`` (list file + ``data_prefix``),
+    docs/youtube8m_format.md#list-files-and-the-data-prefix.
     """
 
-    def __init__(self, file_path: str, data_prefix: Optional[str] = None,
-                 pipeline: Optional[Sequence[Any]] = None,
+    def __init__(self, file_path: str, data_prefix: str | None = None,
+                 pipeline: Sequence[Any] | None = None,
                  feature_names: Sequence[str] = ("rgb", "audio"), feature_dims: Sequence[int] = (1024, 128),
                  shuffle: bool = False, shuffle_buffer: int = 1024, seed: int = 0,
                  bucket_window: int = 0, skip_corrupt: bool = False) -> None:
@@ -69,14 +71,14 @@ class YouTube8MPklDataset(ShardedVideoDataset):
         self.file_path = file_path
         self.files = read_list_file(file_path, data_prefix)
         read_pkl(self.files[0], self.feature_names, self.feature_dims)  # checks the arguments only
-        self._counts: Optional[List[int]] = None
-        self._count_problems: List[DataError] = []
+        self._counts: list[int] | None = None
+        self._count_problems: list[DataError] = []
 
     def source_name(self) -> str:
         """The list file."""
         return str(self.file_path)
 
-    def counts(self) -> List[int]:
+    def counts(self) -> list[int]:
         """Videos in each listed file, in list order (counted once, then cached).
 
         Raises:
@@ -97,30 +99,30 @@ class YouTube8MPklDataset(ShardedVideoDataset):
             self._counts, self._count_problems = counts, problems
         return self._counts
 
-    def persistent_skips(self) -> List[DataError]:
+    def persistent_skips(self) -> list[DataError]:
         """Files skipped whole when counting (not a pickle, not a list of dicts), reported every epoch."""
         self.counts()
         return list(self._count_problems)
 
-    def epoch_sources(self) -> Tuple[List[str], List[int]]:
+    def epoch_sources(self) -> tuple[list[str], list[int]]:
         """The pkl paths in this epoch's order (shuffled by ``(seed, epoch)`` in training) and the
         videos in each."""
         counts = self.counts()
         order = self.epoch_order(len(self.files))
         return [self.files[i] for i in order], [counts[i] for i in order]
 
-    def read_ranges(self, files: List[str], counts: List[int],
-                    ranges: Sequence[Tuple[int, int]]) -> Iterator[Dict[str, Any]]:
+    def read_ranges(self, files: list[str], counts: list[int],
+                    ranges: Sequence[tuple[int, int]]) -> Iterator[dict[str, Any]]:
         """Pipelined videos of the global ranges ``[start, stop)`` (see
         :class:`.base.ShardedVideoDataset`); each file is loaded once while its videos are read."""
-        cached: Tuple[Optional[int], Optional[Sequence[Any]]] = (None, None)  # the last file loaded
+        cached: tuple[int | None, Sequence[Any] | None] = (None, None)  # the last file loaded
         for start, stop in ranges:
             for position, first, last in locate(start, stop, counts):
                 path, index = files[position], first
                 try:
                     if cached[0] != position:
                         try:
-                            loaded: Optional[Sequence[Any]] = load_pkl_videos(path)
+                            loaded: Sequence[Any] | None = load_pkl_videos(path)
                         except BadPklError as e:
                             self._on_corrupt(e)  # raises, or skips the whole file (reported once)
                             loaded = None
@@ -141,7 +143,7 @@ class YouTube8MPklDataset(ShardedVideoDataset):
                 except Exception as e:  # I/O errors, and anything unexpected: name the file and video
                     raise DataReadError.from_exception(e, path, index) from None
 
-    def _decode(self, path: str, index: int, video: Any) -> Dict[str, Any]:
+    def _decode(self, path: str, index: int, video: Any) -> dict[str, Any]:
         """The pipelined record of one video dict; BadPklError when the video or a pipeline step rejects it."""
         record = decode_pkl_video(path, index, video, self.feature_names, self.feature_dims)
         try:

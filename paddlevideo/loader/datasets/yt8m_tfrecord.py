@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import glob
 import os
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 from ...utils.logger import get_logger
 from ..registry import DATASETS
 from ..yt8m import CorruptRecordError, DataError, DataReadError, proto
+
 # read_tfrecord walks whole files; this dataset reads record ranges found through an index, so it uses
 # the reader's payload -> record step on its own.
 from ..yt8m.errors import RecordTypeError
@@ -17,14 +19,14 @@ from .base import ShardedVideoDataset
 from .sharding import locate
 
 
-def expand_file_pattern(file_pattern: Union[str, Sequence[str]]) -> List[str]:
+def expand_file_pattern(file_pattern: str | Sequence[str]) -> list[str]:
     """Sorted list of files matching a glob (or a list of globs / paths); ``~`` is expanded.
 
     Raises:
         FileNotFoundError: if nothing matches, naming the pattern.
     """
     patterns = [file_pattern] if isinstance(file_pattern, str) else list(file_pattern)
-    files: List[str] = []
+    files: list[str] = []
     for p in patterns:
         files.extend(sorted(glob.glob(os.path.expanduser(p))))
     if not files:
@@ -69,9 +71,9 @@ class YouTube8MTFRecordDataset(ShardedVideoDataset):
         CorruptRecordError: on a corrupt record unless ``skip_corrupt``.
     """
 
-    def __init__(self, file_pattern: Union[str, Sequence[str]], pipeline: Optional[Sequence[Any]] = None,
+    def __init__(self, file_pattern: str | Sequence[str], pipeline: Sequence[Any] | None = None,
                  feature_names: Sequence[str] = ("rgb", "audio"), feature_dims: Sequence[int] = (1024, 128),
-                 id_key: Optional[str] = None, shuffle: bool = False, shuffle_buffer: int = 1024,
+                 id_key: str | None = None, shuffle: bool = False, shuffle_buffer: int = 1024,
                  seed: int = 0, skip_corrupt: bool = False, min_frames: int = 1, bucket_window: int = 0) -> None:
         super().__init__(pipeline, feature_names, feature_dims, shuffle, shuffle_buffer, seed, bucket_window,
                          skip_corrupt)
@@ -79,7 +81,7 @@ class YouTube8MTFRecordDataset(ShardedVideoDataset):
         self.files = expand_file_pattern(file_pattern)
         self.id_key = id_key
         self.min_frames = int(min_frames)
-        self._index: Optional[List[FileIndex]] = None
+        self._index: list[FileIndex] | None = None
 
     def source_name(self) -> str:
         """The file pattern."""
@@ -87,7 +89,7 @@ class YouTube8MTFRecordDataset(ShardedVideoDataset):
 
     # ------------------------------------------------------------------ set-up
 
-    def index(self) -> List[FileIndex]:
+    def index(self) -> list[FileIndex]:
         """The record index of every file (built once, reading only record headers).
 
         Raises:
@@ -108,7 +110,7 @@ class YouTube8MTFRecordDataset(ShardedVideoDataset):
         """Records that can be framed in all files (corrupt payloads included)."""
         return sum(len(fi) for fi in self.index())
 
-    def epoch_sources(self) -> Tuple[List[FileIndex], List[int]]:
+    def epoch_sources(self) -> tuple[list[FileIndex], list[int]]:
         """The file indexes in this epoch's order (shuffled by ``(seed, epoch)`` in training) and the
         records in each."""
         index = self.index()
@@ -117,8 +119,8 @@ class YouTube8MTFRecordDataset(ShardedVideoDataset):
 
     # ------------------------------------------------------------------ reading
 
-    def read_ranges(self, files: List[FileIndex], counts: List[int],
-                    ranges: Sequence[Tuple[int, int]]) -> Iterator[Dict[str, Any]]:
+    def read_ranges(self, files: list[FileIndex], counts: list[int],
+                    ranges: Sequence[tuple[int, int]]) -> Iterator[dict[str, Any]]:
         """Decoded, checked and pipelined records of the global ranges ``[start, stop)`` (see
         :class:`.base.ShardedVideoDataset`); corrupt ones raise or are skipped (:meth:`_on_corrupt`)."""
         decode = frame_decoder(self.id_key, tuple(self.feature_names), tuple(self.feature_dims), "labels")
@@ -142,7 +144,7 @@ class YouTube8MTFRecordDataset(ShardedVideoDataset):
                 except Exception as e:  # I/O errors, and anything unexpected: name the file and record
                     raise DataReadError.from_exception(e, fi.path, index, offset) from None
 
-    def _decode(self, f, fi: FileIndex, index: int, offset: int, decode, message_class) -> Dict[str, Any]:
+    def _decode(self, f, fi: FileIndex, index: int, offset: int, decode, message_class) -> dict[str, Any]:
         from google.protobuf.message import DecodeError
 
         length = int(fi.lengths[index])
@@ -170,7 +172,7 @@ class YouTube8MTFRecordDataset(ShardedVideoDataset):
             reason = e.args[0] if isinstance(e, KeyError) and e.args else e
             raise CorruptRecordError(fi.path, index, offset, f"video {record['id']!r}: {reason}") from None
 
-    def persistent_skips(self) -> List[CorruptRecordError]:
+    def persistent_skips(self) -> list[CorruptRecordError]:
         """The framing problems (truncated tail, bad length CRC) of the indexed files, skipped under
         ``skip_corrupt`` and reported every epoch."""
         return [fi.problem for fi in self.index() if fi.problem is not None]

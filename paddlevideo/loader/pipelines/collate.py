@@ -1,7 +1,8 @@
 """Batching of variable-length videos: pad to the longest video of the batch."""
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -11,7 +12,7 @@ from .frames import frame_feature_keys
 KNOWN_KEYS = ("id", "labels")
 
 
-def _stack_extra(records: List[Mapping[str, Any]], key: str) -> np.ndarray:
+def _stack_extra(records: list[Mapping[str, Any]], key: str) -> np.ndarray:
     """Stack the declared extra key ``key`` of every record; the same shape in each (no padding)."""
     values = []
     for r in records:
@@ -27,7 +28,7 @@ def _stack_extra(records: List[Mapping[str, Any]], key: str) -> np.ndarray:
     return out.astype(np.float32) if out.dtype == np.float64 else out
 
 
-def collate_frames(records: List[Mapping[str, Any]], extra_keys: Sequence[str] = ()) -> Dict[str, np.ndarray]:
+def collate_frames(records: list[Mapping[str, Any]], extra_keys: Sequence[str] = ()) -> dict[str, np.ndarray]:
     """Stack records into a batch, zero-padding every frame feature to the longest video in the batch.
 
     Args:
@@ -54,12 +55,12 @@ def collate_frames(records: List[Mapping[str, Any]], extra_keys: Sequence[str] =
     for r in records:
         unknown = [k for k in r if k not in allowed]
         if unknown:
-            raise ValueError(f"video {r.get('id')!r} has key(s) {unknown} that are neither frame features (2-D arrays), "
-                             f"{' nor '.join(KNOWN_KEYS)}, nor declared by the dataset (extra_keys "
+            raise ValueError(f"video {r.get('id')!r} has key(s) {unknown} that are neither frame features "
+                             f"(2-D arrays), {' nor '.join(KNOWN_KEYS)}, nor declared by the dataset (extra_keys "
                              f"{list(extra_keys)}); declare them or drop them in the pipeline")
     lengths = np.array([len(r[keys[0]]) for r in records], dtype=np.int64)
     max_len = max(int(lengths.max()), 1)
-    batch: Dict[str, np.ndarray] = {}
+    batch: dict[str, np.ndarray] = {}
     for k in keys:
         first = records[0][k]
         out = np.zeros((len(records), max_len, first.shape[1]), dtype=first.dtype)

@@ -5,7 +5,8 @@ and the labels, and leave the bytes uint8 (dequantization happens in the model).
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -13,10 +14,10 @@ from ...utils.registry import build
 from ...utils.types import NonNegativeInt, PositiveInt
 from ..registry import PIPELINES
 
-Record = Dict[str, Any]
+Record = dict[str, Any]
 
 
-def frame_feature_keys(record: Mapping[str, Any]) -> List[str]:
+def frame_feature_keys(record: Mapping[str, Any]) -> list[str]:
     """Keys of the frame features of a record: the 2-D numpy arrays, in insertion order."""
     return [k for k, v in record.items() if isinstance(v, np.ndarray) and v.ndim == 2]
 
@@ -94,8 +95,8 @@ class SampleFrames:
 
     _MODES = ("train", "valid", "test", "infer")
 
-    def __init__(self, seg_num: Optional[PositiveInt] = 100, mode: str = "train",
-                 seed: Optional[NonNegativeInt] = None) -> None:
+    def __init__(self, seg_num: PositiveInt | None = 100, mode: str = "train",
+                 seed: NonNegativeInt | None = None) -> None:
         if seg_num is not None and int(seg_num) < 1:
             raise ValueError(f"seg_num must be >= 1 or null, got {seg_num}")
         if mode not in self._MODES:
@@ -126,7 +127,7 @@ class SampleFrames:
         return record
 
 
-def inference_steps(steps: Optional[Sequence[Any]]) -> List[Dict[str, Any]]:
+def inference_steps(steps: Sequence[Any] | None) -> list[dict[str, Any]]:
     """The step configs of ``steps`` that do not need labels (``uses_labels``), for inference.
 
     Args:
@@ -155,7 +156,7 @@ class Compose:
         KeyError / ValueError: an unknown step name or option (listing the valid ones).
     """
 
-    def __init__(self, steps: Optional[Sequence[Any]] = None) -> None:
+    def __init__(self, steps: Sequence[Any] | None = None) -> None:
         self.steps = [s if callable(s) else build(s, PIPELINES) for s in (steps or [])]
 
     def __call__(self, record: Record) -> Record:

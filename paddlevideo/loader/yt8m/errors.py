@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-
 import pickle
 
 __all__ = ["BadPklError", "CorruptRecordError", "DataError", "DataReadError", "RecordTypeError",
@@ -24,9 +23,10 @@ class CorruptRecordError(DataError):
     """A record in a TFRecord file is damaged or does not follow the YouTube-8M schema.
 
     Raised for every problem with the *content* of a file: a length or data CRC-32C that does
-    not match (TFRecord framing, docs/youtube8m_format.md#tfrecord-framing), a file that ends inside a record, a payload that
-    is not a valid ``tf.train.SequenceExample`` / ``tf.train.Example`` protobuf, a missing id or
-    feature, or a feature whose width is not the configured one (schema in docs/youtube8m_format.md#frame-level-record, #video-level-record).
+    not match (TFRecord framing, docs/youtube8m_format.md#tfrecord-framing), a file that ends inside a record, a
+    payload that is not a valid ``tf.train.SequenceExample`` / ``tf.train.Example`` protobuf, a missing id or
+    feature, or a feature whose width is not the configured one (schema in
+    docs/youtube8m_format.md#frame-level-record, #video-level-record).
     Problems with the caller's *arguments* raise ``ValueError`` / ``TypeError`` instead.
 
     It subclasses :class:`DataError` (a ``ValueError``), so callers that catch ``ValueError`` keep working.
@@ -61,7 +61,8 @@ class CorruptRecordError(DataError):
 
 
 class BadPklError(DataError):
-    """A PaddleVideo pkl file cannot be read or does not follow the pkl layout of docs/youtube8m_format.md#paddlevideo-pkl-files.
+    """A PaddleVideo pkl file cannot be read or does not follow the pkl layout of
+    docs/youtube8m_format.md#paddlevideo-pkl-files.
 
     Raised for a file that is not a pickle (or is cut short), a top-level object that is neither
     a dict nor a list of dicts, and for one video's dict with a missing key, an id that is not
@@ -185,7 +186,7 @@ class DataReadError(DataError):
 
     @classmethod
     def from_exception(cls, exc: BaseException, path: str | os.PathLike, index: int | None = None,
-                       offset: int | None = None) -> "DataReadError":
+                       offset: int | None = None) -> DataReadError:
         """Describe ``exc`` (raised while reading ``path``) as a DataReadError.
 
         An ``OSError`` becomes its ``strerror`` (``"Is a directory"``, ``"Too many levels of symbolic

@@ -10,13 +10,13 @@ The working directory plays no part.
 from __future__ import annotations
 
 import os
-from typing import Callable, List, Optional
+from collections.abc import Callable
 
 __all__ = ["read_list_file"]
 
 
-def read_list_file(file_path: str, data_prefix: Optional[str] = None,
-                   on_missing: Optional[Callable[[int, str, str], None]] = None) -> List[str]:
+def read_list_file(file_path: str, data_prefix: str | None = None,
+                   on_missing: Callable[[int, str, str], None] | None = None) -> list[str]:
     """Paths of the files a list file names, resolved by the module's rule.
 
     Args:
@@ -38,8 +38,8 @@ def read_list_file(file_path: str, data_prefix: Optional[str] = None,
     if not os.path.isfile(list_path):
         raise FileNotFoundError(f"list file {file_path!r} not found (working directory {os.getcwd()})")
     prefix = os.path.dirname(os.path.abspath(list_path)) if data_prefix is None else os.path.expanduser(data_prefix)
-    paths: List[str] = []
-    missing: List[str] = []
+    paths: list[str] = []
+    missing: list[str] = []
     entries = 0
     with open(list_path, encoding="utf-8") as f:
         for number, line in enumerate(f, 1):

@@ -1,7 +1,7 @@
 """PaddleVideo's YouTube-8M pkl format: safe loading, reading as record dicts, writing.
 
-PaddleVideo (``data/yt8m/tf2pkl.py`` and ``split_yt8m.py``, docs/youtube8m_format.md#paddlevideo-pkl-files) stores frame-level videos
-as pickles of dicts, either one dict per file (split files, and ``data/example.pkl``) or a list of
+PaddleVideo (``data/yt8m/tf2pkl.py`` and ``split_yt8m.py``, docs/youtube8m_format.md#paddlevideo-pkl-files) stores
+frame-level videos as pickles of dicts, either one dict per file (split files, and ``data/example.pkl``) or a list of
 dicts per file (one file per TFRecord). Each dict has, under ``str`` or ``bytes`` keys:
 
 * ``video``: ``bytes``, the video id;
@@ -538,7 +538,8 @@ def write_pkl(path: str | os.PathLike, obj: Any) -> int:
     Raises:
         OSError: the file cannot be written. ``pickle.PicklingError`` for unpicklable objects.
 
-    Source: protocol of PaddleVideo's ``tf2pkl.py`` and ``split_yt8m.py`` (docs/youtube8m_format.md#paddlevideo-pkl-files, #split-pkl-files).
+    Source: protocol of PaddleVideo's ``tf2pkl.py`` and ``split_yt8m.py``
+    (docs/youtube8m_format.md#paddlevideo-pkl-files, #split-pkl-files).
     """
     def write(tmp: str) -> int:
         with open(tmp, "wb") as f:
@@ -572,8 +573,9 @@ def tfrecord_to_pkl(
     Memory: the whole-file mode holds every video of ``src`` in memory, as ``tf2pkl.py`` does;
     the split mode holds one video at a time.
 
-    Source: PaddleVideo ``data/yt8m/tf2pkl.py`` and ``split_yt8m.py`` (docs/youtube8m_format.md#paddlevideo-pkl-files, #split-pkl-files), with
-    features kept quantized and all frames stored.
+    Source: PaddleVideo ``data/yt8m/tf2pkl.py`` and ``split_yt8m.py``
+    (docs/youtube8m_format.md#paddlevideo-pkl-files, #split-pkl-files), with features kept quantized and all
+    frames stored.
     """
     stem = os.path.basename(os.fspath(src)).split(".", 1)[0]
     dst = os.fspath(dst_dir)

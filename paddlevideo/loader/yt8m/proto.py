@@ -4,7 +4,8 @@ The message layout follows TensorFlow's ``tensorflow/core/example/feature.proto`
 ``tensorflow/core/example/example.proto`` (package ``tensorflow``, proto3): the same message
 names, field names and field numbers, ``packed`` ``Int64List``/``FloatList`` values, and the two
 ``map<string, ...>`` fields expressed the way protoc expresses them, as a repeated nested
-``*Entry`` message with ``options.map_entry = true``. The field numbers are listed in docs/youtube8m_format.md#frame-level-record.
+``*Entry`` message with ``options.map_entry = true``. The field numbers are listed in
+docs/youtube8m_format.md#frame-level-record.
 
 The descriptor is built in Python as a ``descriptor_pb2.FileDescriptorProto``, added to a private
 ``descriptor_pool.DescriptorPool`` (so it never clashes with a real TensorFlow install that
@@ -107,7 +108,7 @@ def _build_file_proto() -> Any:
     return file_proto
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def message_classes() -> dict[str, type]:
     """Build (once) and return all nine message classes, keyed by their short name.
 
@@ -140,7 +141,10 @@ def sequence_example_class() -> type:
 
 
 def example_class() -> type:
-    """Return the ``tensorflow.Example`` class (video-level YouTube-8M records, docs/youtube8m_format.md#video-level-record)."""
+    """Return the ``tensorflow.Example`` class.
+
+    Video-level YouTube-8M records, docs/youtube8m_format.md#video-level-record.
+    """
     return message_classes()["Example"]
 
 

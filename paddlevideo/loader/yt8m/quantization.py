@@ -1,7 +1,7 @@
 """YouTube-8M 8-bit feature quantization, in numpy float32 arithmetic.
 
-Decoder: ``x = q * (4/255) + (4/512 - 2)`` for codes ``q`` in ``0..255`` (starter code
-``utils.Dequantize`` with ``max_quantized_value=2``, ``min_quantized_value=-2``; docs/youtube8m_format.md#dequantization).
+Decoder: ``x = q * (4/255) + (4/512 - 2)`` for codes ``q`` in ``0..255`` (starter code ``utils.Dequantize``
+with ``max_quantized_value=2``, ``min_quantized_value=-2``; docs/youtube8m_format.md#dequantization).
 Encoder: ``q = round((clip(x, -2, 2) + 2) * 255/4)`` (``feature_extractor/extract_tfrecords_main.py``
 ``quantize``; docs/youtube8m_format.md#dequantization).
 """
@@ -62,7 +62,8 @@ def quantize_numpy(x: np.ndarray) -> np.ndarray:
     Raises:
         ValueError: ``x`` contains NaN (it has no code).
 
-    Source: YouTube-8M ``feature_extractor/extract_tfrecords_main.py`` ``quantize``; docs/youtube8m_format.md#dequantization.
+    Source: YouTube-8M ``feature_extractor/extract_tfrecords_main.py`` ``quantize``;
+    docs/youtube8m_format.md#dequantization.
     """
     x = np.asarray(x, dtype=np.float32)
     if np.isnan(x).any():

@@ -9,9 +9,9 @@ A record dict holds exactly:
 * video level: one ``np.float32[dim]`` array per feature, keyed ``"mean_" + name``
   (``"mean_rgb"`` ``[1024]``, ``"mean_audio"`` ``[128]``).
 
-Record schemas: docs/youtube8m_format.md#frame-level-record (frame-level ``SequenceExample``) and #video-level-record (video-level
-``Example``); file framing: :mod:`.tfrecord`. Payloads are parsed with the protobuf classes of
-:mod:`.proto`; any problem with file content raises :class:`.CorruptRecordError` carrying the
+Record schemas: docs/youtube8m_format.md#frame-level-record (frame-level ``SequenceExample``) and
+#video-level-record (video-level ``Example``); file framing: :mod:`.tfrecord`. Payloads are parsed with the
+protobuf classes of :mod:`.proto`; any problem with file content raises :class:`.CorruptRecordError` carrying the
 file, record index and byte offset.
 """
 from __future__ import annotations
@@ -175,7 +175,8 @@ def read_tfrecord(
 
     Source: parsing rules of the starter code's ``YT8MFrameFeatureReader`` /
     ``YT8MAggregatedFeatureReader`` (``parse_single_sequence_example`` with ``FixedLen`` id,
-    ``VarLen`` labels and ``FixedLenSequenceFeature`` bytes); docs/youtube8m_format.md#frame-level-record, #video-level-record, #tfrecord-framing.
+    ``VarLen`` labels and ``FixedLenSequenceFeature`` bytes); docs/youtube8m_format.md#frame-level-record,
+    #video-level-record, #tfrecord-framing.
     """
     names, dims = _check_layout(feature_type, feature_names, feature_dims)
     if feature_type == "frame":
@@ -267,8 +268,8 @@ def frame_decoder(id_key: str | None, names: Sequence[str], dims: Sequence[int],
 
     Returns:
         ``decode(message, size=None) -> {"id": str, "labels": int64[L], name: uint8[T, dim], ...}`` with all
-        stored frames (schema of docs/youtube8m_format.md#frame-level-record); ``size`` is the serialized record's length in bytes
-        (``message.ByteSize()`` when None), which bounds the frames a record can hold.
+        stored frames (schema of docs/youtube8m_format.md#frame-level-record); ``size`` is the serialized record's
+        length in bytes (``message.ByteSize()`` when None), which bounds the frames a record can hold.
 
     Raises (from ``decode``):
         RecordSchemaError: a missing id or feature, a feature of the wrong width or kind, features

@@ -1,8 +1,8 @@
 """AttentionCluster backbone: clusters of attention units with the shifting operation, one per modality.
 
 Follows Long et al., "Attention Clusters: Purely Attention Based Local Feature Integration for Video
-Classification", CVPR 2018 (arXiv 1711.09550), §3 and docs/models_reference.md#attentioncluster-paper. For a modality with frames
-``x_1..x_T`` (width D) and a cluster of N units, unit k computes
+Classification", CVPR 2018 (arXiv 1711.09550), §3 and docs/models_reference.md#attentioncluster-paper. For a
+modality with frames ``x_1..x_T`` (width D) and a cluster of N units, unit k computes
 
     s_kt = w_k . x_t + b_k                          ("FC1" weighting function, the default), or
     s_kt = w2_k . tanh(W1 x_t + b1) + b2_k          ("FC2"; W1 is shared by the units, as in the public
@@ -25,10 +25,10 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
+from ...utils.types import DropRate, PositiveInt
 from ..layers.attention import masked_softmax
 from ..layers.masked_batch_norm import MaskedBatchNorm1D
 from ..registry import BACKBONES
-from ...utils.types import DropRate, PositiveInt
 from .base import FrameBackbone
 
 _WEIGHTINGS = ("fc1", "fc2")

@@ -13,9 +13,9 @@ from collections.abc import Sequence
 import paddle
 import paddle.nn as nn
 
+from ...utils.types import DropRate, PositiveInt
 from ..layers.attention import masked_softmax
 from ..registry import BACKBONES
-from ...utils.types import DropRate, PositiveInt
 from .base import FrameBackbone
 
 

@@ -7,7 +7,8 @@ Python: importing this package does not import paddle.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Tuple
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from .paddlevideo import convert_paddlevideo_attention_lstm, is_paddlevideo_attention_lstm
 
@@ -15,14 +16,14 @@ __all__ = ["CONVERTERS", "convert_foreign_state", "convert_paddlevideo_attention
            "is_paddlevideo_attention_lstm"]
 
 #: (description, detector, converter) for every known foreign layout, tried in order.
-CONVERTERS: Tuple[Tuple[str, Callable[[Mapping[str, Any]], bool],
-                        Callable[[Mapping[str, Any]], Dict[str, Any]]], ...] = (
+CONVERTERS: tuple[tuple[str, Callable[[Mapping[str, Any]], bool],
+                        Callable[[Mapping[str, Any]], dict[str, Any]]], ...] = (
     ("PaddleVideo AttentionLstmHead checkpoint", is_paddlevideo_attention_lstm, convert_paddlevideo_attention_lstm),
 )
 
 
 def convert_foreign_state(state: Mapping[str, Any],
-                          model_keys: Iterable[str]) -> Tuple[Dict[str, Any], Optional[str]]:
+                          model_keys: Iterable[str]) -> tuple[dict[str, Any], str | None]:
     """Rename a foreign checkpoint's parameters to this package's names, if its layout is recognised.
 
     Args:

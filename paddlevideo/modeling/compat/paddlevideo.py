@@ -2,8 +2,8 @@
 
 PaddleVideo (``paddlevideo/modeling/heads/attention_lstm_head.py``) keeps the whole AttentionLSTM in its
 head, one numbered attribute per modality; this package splits it into ``backbone`` (per-modality
-layers in ``LayerList``s) and ``head`` (the classifier). The computation is the same (docs/models_reference.md#paddlevideo-attentionlstm), so
-a checkpoint converts by renaming alone:
+layers in ``LayerList``s) and ``head`` (the classifier). The computation is the same
+(docs/models_reference.md#paddlevideo-attentionlstm), so a checkpoint converts by renaming alone:
 
 ==========================================  ==========================================
 PaddleVideo                                  this package
@@ -23,7 +23,8 @@ state dict has both. The matching config is the full ``attention_lstm_youtube8m.
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 __all__ = ["convert_paddlevideo_attention_lstm", "is_paddlevideo_attention_lstm"]
 
@@ -42,7 +43,7 @@ def is_paddlevideo_attention_lstm(state: Mapping[str, Any]) -> bool:
     return any(_SIGNATURE.match(k) for k in state)
 
 
-def convert_paddlevideo_attention_lstm(state: Mapping[str, Any]) -> Dict[str, Any]:
+def convert_paddlevideo_attention_lstm(state: Mapping[str, Any]) -> dict[str, Any]:
     """Rename a PaddleVideo AttentionLSTM state dict to this package's parameter names (table above).
 
     Args:
@@ -56,7 +57,7 @@ def convert_paddlevideo_attention_lstm(state: Mapping[str, Any]) -> Dict[str, An
         ValueError: if two PaddleVideo names map to the same new name, or ``head.fc_out0`` appears
             (PaddleVideo numbers its hidden FCs from 1).
     """
-    out: Dict[str, Any] = {}
+    out: dict[str, Any] = {}
     for key, value in state.items():
         new = key
         for pattern, target in _RULES:

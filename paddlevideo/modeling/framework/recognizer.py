@@ -1,7 +1,8 @@
 """Recognizer1D: backbone + head + loss over per-frame (1-D in time) video features."""
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
 import paddle
 import paddle.nn as nn
@@ -31,7 +32,7 @@ class Recognizer1D(nn.Layer):
     """
 
     def __init__(self, backbone: Mapping[str, Any], head: Mapping[str, Any],
-                 loss: Optional[Mapping[str, Any]] = None) -> None:
+                 loss: Mapping[str, Any] | None = None) -> None:
         super().__init__()
         self.backbone = build(backbone, BACKBONES)
         self.head = build(head, HEADS, in_channels=self.backbone.out_channels)
@@ -43,15 +44,15 @@ class Recognizer1D(nn.Layer):
                                  f"{type(self.loss_func).__name__} expects {in_t}")
 
     @property
-    def feature_names(self) -> List[str]:
+    def feature_names(self) -> list[str]:
         """Batch keys of the input features, in backbone order."""
         return list(self.backbone.feature_names)
 
-    def input_spec(self) -> List[InputSpec]:
+    def input_spec(self) -> list[InputSpec]:
         """InputSpecs of :meth:`infer_forward` (one per feature, then lengths), owned by the backbone."""
         return self.backbone.input_spec()
 
-    def head_output(self, features: List[paddle.Tensor], lengths: paddle.Tensor) -> paddle.Tensor:
+    def head_output(self, features: list[paddle.Tensor], lengths: paddle.Tensor) -> paddle.Tensor:
         """Raw head output (logits or probabilities, see ``head.output_type``), float32 [B, C]."""
         return self.head(self.backbone(features, lengths))
 
@@ -60,7 +61,7 @@ class Recognizer1D(nn.Layer):
         *features, lengths = inputs
         return self.head.to_probs(self.head_output(list(features), lengths))
 
-    def forward(self, batch: Mapping[str, paddle.Tensor], mode: str = "infer") -> Dict[str, paddle.Tensor]:
+    def forward(self, batch: Mapping[str, paddle.Tensor], mode: str = "infer") -> dict[str, paddle.Tensor]:
         """Run one batch.
 
         Args:
@@ -74,7 +75,7 @@ class Recognizer1D(nn.Layer):
         if mode not in ("train", "valid", "test", "infer"):
             raise ValueError(f"unknown mode {mode!r}; valid: train, valid, test, infer")
         out = self.head_output([batch[n] for n in self.feature_names], batch["lengths"])
-        result: Dict[str, paddle.Tensor] = {}
+        result: dict[str, paddle.Tensor] = {}
         if mode != "infer":
             if self.loss_func is None:
                 raise ValueError(f"mode {mode!r} needs MODEL.loss in the config")

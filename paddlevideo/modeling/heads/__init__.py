@@ -1,2 +1,4 @@
-from . import mlp_head  # noqa: F401
-from . import moe_head  # noqa: F401
+from . import (
+    mlp_head,  # noqa: F401
+    moe_head,  # noqa: F401
+)

@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from ..registry import HEADS
 from ...utils.types import DropRate, PositiveInt, Probability
+from ..registry import HEADS
 
 _ACTIVATIONS = {"relu": F.relu, "tanh": paddle.tanh, "sigmoid": F.sigmoid, "gelu": F.gelu, "none": lambda x: x}
 
@@ -44,7 +44,7 @@ class MLPHead(nn.Layer):
 
     def __init__(self, in_channels: PositiveInt, num_classes: PositiveInt,
                  hidden_sizes: Sequence[PositiveInt] = (8192, 4096), activations: Sequence[str] = ("relu", "tanh"),
-                 drop_rate: DropRate = 0.0, prior_prob: Optional[Probability] = None) -> None:
+                 drop_rate: DropRate = 0.0, prior_prob: Probability | None = None) -> None:
         super().__init__()
         if len(hidden_sizes) != len(activations):
             raise ValueError(f"hidden_sizes {list(hidden_sizes)} and activations {list(activations)} "

@@ -1,7 +1,7 @@
 """Mixture-of-experts classifier with context gating (Miech, Laptev, Sivic 2017, arXiv 1706.06905).
 
-Structure (the public TensorFlow AttentionCluster head, docs/models_reference.md#tensorflow-attentioncluster; the MoE is the YouTube-8M starter
-code's ``MoeModel``)::
+Structure (the public TensorFlow AttentionCluster head, docs/models_reference.md#tensorflow-attentioncluster; the
+MoE is the YouTube-8M starter code's ``MoeModel``)::
 
     x [B, in] -> dropout -> FC hidden_size (no bias) -> BN -> context gating        = h [B, H]
     gates   = softmax over M+1 of (h W_g) reshaped [B, C, M+1]   (M experts + 1 dummy expert, no bias)
@@ -13,20 +13,18 @@ The head returns **probabilities** (``output_type = "probs"``): pair it with ``B
 """
 from __future__ import annotations
 
-from typing import Optional
-
 import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 from paddle import ParamAttr
 from paddle.regularizer import L2Decay
 
+from ...utils.types import DropRate, NonNegativeFloat, PositiveInt
 from ..layers.context_gating import ContextGating
 from ..registry import HEADS
-from ...utils.types import DropRate, NonNegativeFloat, PositiveInt
 
 
-def _l2_attr(coeff: float) -> Optional[ParamAttr]:
+def _l2_attr(coeff: float) -> ParamAttr | None:
     return ParamAttr(regularizer=L2Decay(float(coeff))) if coeff > 0 else None
 
 
@@ -61,8 +59,8 @@ class MoEHead(nn.Layer):
 
     def __init__(self, in_channels: PositiveInt, num_classes: PositiveInt, hidden_size: PositiveInt = 512,
                  num_mixtures: PositiveInt = 2, drop_rate: DropRate = 0.0, input_gating: bool = True,
-                 gating_hidden_size: Optional[PositiveInt] = None, gating_drop_rate: DropRate = 0.0,
-                 output_gating: bool = True, output_gating_hidden_size: Optional[PositiveInt] = None,
+                 gating_hidden_size: PositiveInt | None = None, gating_drop_rate: DropRate = 0.0,
+                 output_gating: bool = True, output_gating_hidden_size: PositiveInt | None = None,
                  output_gating_drop_rate: DropRate = 0.0, gate_l2: NonNegativeFloat = 1e-6,
                  expert_l2: NonNegativeFloat = 0.0) -> None:
         super().__init__()

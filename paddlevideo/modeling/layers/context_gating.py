@@ -2,8 +2,6 @@
 classification", arXiv 1706.06905, eq. 3): ``y = x * sigmoid(W x + b)``."""
 from __future__ import annotations
 
-from typing import Optional
-
 import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
@@ -15,8 +13,9 @@ class ContextGating(nn.Layer):
     Variants:
       * ``hidden_size=None`` (the paper's gating): ``g = BN(W x)`` with ``batch_norm`` (the bias is then
         BN's shift, as in the authors' code), otherwise ``g = W x + b``;
-      * ``hidden_size=H`` ("deep" gating of the public TensorFlow AttentionCluster, docs/models_reference.md#tensorflow-attentioncluster):
-        ``g = BN(W2 dropout(relu(BN(W1 x))))`` with W1: C -> H, W2: H -> C, no biases;
+      * ``hidden_size=H`` ("deep" gating of the public TensorFlow AttentionCluster,
+        docs/models_reference.md#tensorflow-attentioncluster): ``g = BN(W2 dropout(relu(BN(W1 x))))``
+        with W1: C -> H, W2: H -> C, no biases;
 
     and ``y = x * sigmoid(g)``. Since the gate is in (0, 1), probabilities in [0, 1] stay in [0, 1].
 
@@ -29,7 +28,7 @@ class ContextGating(nn.Layer):
     Input float32 [B, C]; output float32 [B, C].
     """
 
-    def __init__(self, channels: int, hidden_size: Optional[int] = None, batch_norm: bool = True,
+    def __init__(self, channels: int, hidden_size: int | None = None, batch_norm: bool = True,
                  drop_rate: float = 0.0) -> None:
         super().__init__()
         self.channels = int(channels)

@@ -1,8 +1,8 @@
 """YouTube-8M dequantization inside the graph (uint8 codes -> float32 features).
 
 Follows the starter code's ``utils.Dequantize`` with ``max_quantized_value=2``, ``min_quantized_value=-2``
-computed in float32 (docs/youtube8m_format.md#dequantization): ``x = q * float32(4/255) + float32(4/512 - 2)``, two float32 roundings,
-which reproduces TensorFlow's 256-value table bit for bit.
+computed in float32 (docs/youtube8m_format.md#dequantization): ``x = q * float32(4/255) + float32(4/512 - 2)``,
+two float32 roundings, which reproduces TensorFlow's 256-value table bit for bit.
 """
 from __future__ import annotations
 

@@ -2,8 +2,6 @@
 (TF Model Garden yt8m's ``label_weights``: a weight per video and class multiplies that element's loss)."""
 from __future__ import annotations
 
-from typing import Optional
-
 import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
@@ -13,7 +11,7 @@ from ..registry import LOSSES
 _REDUCTIONS = ("sum", "mean", "batch_mean")
 
 
-def _reduce(loss: paddle.Tensor, reduction: str, weights: Optional[paddle.Tensor] = None) -> paddle.Tensor:
+def _reduce(loss: paddle.Tensor, reduction: str, weights: paddle.Tensor | None = None) -> paddle.Tensor:
     """Multiply the element-wise loss [B, C] by ``weights`` [B, C] when given, then reduce."""
     if weights is not None:
         if tuple(weights.shape) != tuple(loss.shape):
@@ -57,7 +55,7 @@ class SigmoidBCELoss(nn.Layer):
         self.reduction = _check(reduction)
 
     def forward(self, logits: paddle.Tensor, labels: paddle.Tensor,
-                weights: Optional[paddle.Tensor] = None) -> paddle.Tensor:
+                weights: paddle.Tensor | None = None) -> paddle.Tensor:
         """Loss of logits [B, C] against multi-hot labels [B, C], each element weighted by ``weights`` [B, C]."""
         loss = F.binary_cross_entropy_with_logits(logits, labels, reduction="none")
         return _reduce(loss, self.reduction, weights)
@@ -86,7 +84,7 @@ class BCELoss(nn.Layer):
         self.epsilon = epsilon
 
     def forward(self, probs: paddle.Tensor, labels: paddle.Tensor,
-                weights: Optional[paddle.Tensor] = None) -> paddle.Tensor:
+                weights: paddle.Tensor | None = None) -> paddle.Tensor:
         """Loss of probabilities [B, C] against multi-hot labels [B, C], weighted by ``weights`` [B, C]."""
         p = paddle.clip(probs, self.epsilon, 1.0 - self.epsilon)
         loss = -(labels * paddle.log(p) + (1.0 - labels) * paddle.log(1.0 - p))
