@@ -21,8 +21,9 @@ setup(
         "pydantic>=2.5",
     ],
     extras_require={
-        # the test extra also installs the optional back-ends so that their tests run instead of skipping
-        "test": ["pytest>=7", "paddle2onnx>=2.0", "onnx", "onnxruntime", "visualdl"],
+        # the test extra also installs the optional back-ends so that their tests run instead of skipping, and the
+        # linter at the version ruff.toml was written for (a newer ruff may add rules to the selected groups)
+        "test": ["pytest>=7", "ruff==0.17.6", "paddle2onnx>=2.0", "onnx", "onnxruntime", "visualdl"],
         "onnx": ["paddle2onnx>=2.0", "onnx", "onnxruntime"],
     },
 )
