@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 import types
@@ -20,19 +19,8 @@ import yaml
 
 from paddlevideo.metrics.registry import METRICS
 from paddlevideo.modeling.registry import BACKBONES
+from tests.contributing_doc import DOC, doc_blocks
 from tests.tasks.tiny_setup import NUM_CLASSES, ROOT, make_tiny_data, quiet_env, write_tiny_config
-
-DOC = os.path.join(ROOT, "docs", "contributing.md")
-
-
-def _blocks(section: str) -> dict[str, str]:
-    """``{language: code}`` of the fenced blocks under ``## <section>`` of docs/contributing.md (first of each)."""
-    text = open(DOC, encoding="utf-8").read()
-    body = re.search(rf"^## {re.escape(section)}\n(.*?)(?=^## |\Z)", text, flags=re.M | re.S).group(1)
-    blocks: dict[str, str] = {}
-    for lang, code in re.findall(r"^```(\w+)\n(.*?)^```", body, flags=re.M | re.S):
-        blocks.setdefault(lang, code)
-    return blocks
 
 
 @pytest.fixture(scope="module")
@@ -45,10 +33,10 @@ def toys():
         for section, registry, name in (("Adding a backbone", BACKBONES, "MaskedMeanPool"),
                                         ("Adding a metric", METRICS, "LabelScoreMetric")):
             registry._obj_map.pop(name, None)
-            exec(compile(_blocks(section)["python"], f"{DOC} ({section})", "exec", dont_inherit=True),  # noqa: S102
+            exec(compile(doc_blocks(section)["python"], f"{DOC} ({section})", "exec", dont_inherit=True),  # noqa: S102
                  module.__dict__)
             assert registry.get(name) is module.__dict__[name]
-        yield yaml.safe_load(_blocks("Adding a backbone")["yaml"])["MODEL"]
+        yield yaml.safe_load(doc_blocks("Adding a backbone")["yaml"])["MODEL"]
     finally:
         for reg, entries in saved.items():
             reg._obj_map.clear()

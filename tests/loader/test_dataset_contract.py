@@ -27,24 +27,11 @@ import pytest
 import yaml
 
 from paddlevideo.loader.registry import DATASETS
+from tests.contributing_doc import DOC, doc_blocks
 from tests.tasks.tiny_setup import NUM_CLASSES, ROOT, load_params, write_tiny_config
 
-DOC = os.path.join(ROOT, "docs", "contributing.md")
 TOY = "NpzVideoDataset"
 PIPELINE = [{"name": "TruncateFrames", "max_frames": 6}, {"name": "MultiHotLabels", "num_classes": NUM_CLASSES}]
-
-
-def doc_blocks(section: str) -> dict[str, str]:
-    """``{language: code}`` of the fenced blocks under ``## <section>`` of docs/contributing.md (one per language)."""
-    with open(DOC, encoding="utf-8") as f:
-        text = f.read()
-    m = re.search(rf"^## {re.escape(section)}\n(.*?)(?=^## |\Z)", text, flags=re.MULTILINE | re.DOTALL)
-    assert m, f"no '## {section}' section in {DOC}"
-    blocks: dict[str, str] = {}
-    for lang, code in re.findall(r"^```(\w+)\n(.*?)^```", m.group(1), flags=re.MULTILINE | re.DOTALL):
-        assert lang not in blocks, f"two {lang} blocks under '## {section}'"
-        blocks[lang] = code
-    return blocks
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 import types
 
@@ -26,24 +25,10 @@ import pytest
 import yaml
 
 from paddlevideo.modeling.registry import BACKBONES
-from tests.tasks.tiny_setup import NUM_CLASSES, ROOT, make_records, make_tiny_data
+from tests.contributing_doc import DOC, doc_blocks
+from tests.tasks.tiny_setup import NUM_CLASSES, make_records, make_tiny_data
 
-DOC = os.path.join(ROOT, "docs", "contributing.md")
 TOY = "MaskedMeanPool"
-
-
-def doc_blocks(section: str) -> dict[str, str]:
-    """``{language: code}`` of the fenced blocks under the ``## <section>`` heading of docs/contributing.md
-    (exactly one block per language)."""
-    with open(DOC, encoding="utf-8") as f:
-        text = f.read()
-    m = re.search(rf"^## {re.escape(section)}\n(.*?)(?=^## |\Z)", text, flags=re.M | re.S)
-    assert m, f"no '## {section}' section in {DOC}"
-    blocks: dict[str, str] = {}
-    for lang, code in re.findall(r"^```(\w+)\n(.*?)^```", m.group(1), flags=re.M | re.S):
-        assert lang not in blocks, f"two {lang} blocks under '## {section}'"
-        blocks[lang] = code
-    return blocks
 
 
 @pytest.fixture(scope="module")

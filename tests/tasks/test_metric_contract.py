@@ -20,21 +20,12 @@ from paddlevideo.metrics.group import MetricGroup, plan_metrics
 from paddlevideo.metrics.youtube8m import YouTube8MMetric
 from paddlevideo.utils.config import ConfigError
 from paddlevideo.visualization.training_log import parse_training_log
+from tests.contributing_doc import DOC, doc_blocks
 from tests.tasks.tiny_setup import ROOT, load_params, make_tiny_data, quiet_env, run_main, write_tiny_config
-
-DOC = os.path.join(ROOT, "docs", "contributing.md")
-
-
-def _doc_block(heading: str, lang: str = "python") -> str:
-    """The first ``lang`` code block under ``## heading`` of docs/contributing.md."""
-    text = open(DOC, encoding="utf-8").read()
-    section = text.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
-    return re.search(rf"```{lang}\n(.*?)```", section, re.S).group(1)
-
 
 # Register the worked example exactly as the doc shows it (this module is imported once per session).
 _namespace: dict = {"__name__": "contributing_example"}
-exec(compile(_doc_block("Adding a metric"), DOC, "exec"), _namespace)  # noqa: S102
+exec(compile(doc_blocks("Adding a metric")["python"], DOC, "exec"), _namespace)  # noqa: S102
 LabelScoreMetric = _namespace["LabelScoreMetric"]
 
 
@@ -229,7 +220,7 @@ def test_save_best_override_on_the_command_line_is_named(tmp_path, data_dir):
 
 
 def test_the_doc_config_block_is_the_one_this_file_trains_with():
-    block = yaml.safe_load(_doc_block("Adding a metric", "yaml"))
+    block = yaml.safe_load(doc_blocks("Adding a metric")["yaml"])
     assert block == {"METRIC": [{"name": "LabelScoreMetric", "save_best": "count_err", "mode": "min"},
                                 {"name": "YouTube8MMetric", "top_k": 20}]}
     assert plan_metrics(block["METRIC"])[1] == BestRule("count_err", "min", "CountErr")
