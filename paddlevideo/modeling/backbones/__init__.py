@@ -1,5 +1,6 @@
 """Frame-level backbones: :class:`FrameBackbone` (the contract) and the registered models built on it."""
 from . import attention_cluster, attention_lstm  # noqa: F401  (registration)
 from .base import FrameBackbone, frame_input_spec
+from .nextvlad import NeXtVLAD  # noqa: F401  (registration)
 
 __all__ = ["FrameBackbone", "frame_input_spec"]
