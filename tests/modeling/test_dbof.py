@@ -12,6 +12,7 @@ import pytest
 
 from paddlevideo.modeling import build_model
 from paddlevideo.modeling.backbones.dbof import DBoF
+from tests.modeling.backbone_checks import assert_export_matches_eager, random_batch, run_backbone
 
 DEQ_SCALE, DEQ_BIAS = 4.0 / 255.0, 4.0 / 512.0 - 2.0
 DIMS = [10, 6]
@@ -66,23 +67,13 @@ def _backbone(**kw) -> DBoF:
     return m
 
 
-def _batch(rng, lengths, pad_to):
-    feats = [rng.integers(0, 256, size=(len(lengths), pad_to, d)).astype(np.uint8) for d in DIMS]
-    return feats, np.asarray(lengths, np.int64)
-
-
-def _run(m, feats, lengths):
-    with paddle.no_grad():
-        return m([paddle.to_tensor(f) for f in feats], paddle.to_tensor(lengths)).numpy()
-
-
 @pytest.mark.parametrize("pooling", ["max", "average"])
 @pytest.mark.parametrize("batch_norm", [True, False])
 def test_dbof_matches_numpy_equations(pooling, batch_norm):
     rng = np.random.default_rng(0)
     m = _backbone(pooling=pooling, batch_norm=batch_norm)
-    feats, lengths = _batch(rng, [9, 3, 1], 9)
-    out = _run(m, feats, lengths)
+    feats, lengths = random_batch(rng, DIMS, [9, 3, 1], 9)
+    out = run_backbone(m, feats, lengths)
     assert out.shape == (3, 5) and m.out_channels == 5
     for b, n in enumerate(lengths):
         np.testing.assert_allclose(out[b], np_dbof(m, [f[b] for f in feats], n), rtol=1e-4, atol=1e-5)
@@ -93,19 +84,20 @@ def test_dbof_matches_numpy_equations(pooling, batch_norm):
 def test_padding_does_not_change_the_output(pooling):
     rng = np.random.default_rng(3)
     m = _backbone(pooling=pooling)
-    feats, lengths = _batch(rng, [7, 1, 4], 7)
-    longer, _ = _batch(rng, [7, 1, 4], 15)                  # other random codes in the padding, 8 more frames
+    feats, lengths = random_batch(rng, DIMS, [7, 1, 4], 7)
+    # other random codes in the padding, 8 more frames
+    longer, _ = random_batch(rng, DIMS, [7, 1, 4], 15)
     for f, g in zip(feats, longer):
         for b, n in enumerate(lengths):
             g[b, :n] = f[b, :n]
-    np.testing.assert_allclose(_run(m, longer, lengths), _run(m, feats, lengths), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(run_backbone(m, longer, lengths), run_backbone(m, feats, lengths), rtol=0, atol=1e-6)
 
 
 def test_training_batch_statistics_ignore_padded_frames():
     """In training the frame batch norms take mean and variance over the valid frames only: the cluster-BN
     running mean moves by 0.1 * (mean of W u_t over the valid frames), whatever the padding holds."""
     rng = np.random.default_rng(6)
-    feats, lengths = _batch(rng, [5, 2], 9)
+    feats, lengths = random_batch(rng, DIMS, [5, 2], 9)
     means = []
     for pad_seed in (7, 8):
         m = _backbone(batch_norm=True)
@@ -135,9 +127,6 @@ def test_invalid_pooling_is_refused():
 
 
 def test_export_and_paddle_inference_match_the_eager_model(tmp_path):
-    from paddlevideo.inference.export import build_eval_model, export_model
-    from paddlevideo.inference.predictor import InferenceOptions, Predictor
-
     model_cfg = {"framework": "Recognizer1D",
                  "backbone": {"name": "DBoF", "feature_names": ["rgb", "audio"], "feature_dims": DIMS,
                               "cluster_size": 12, "hidden_size": 5},
@@ -146,16 +135,5 @@ def test_export_and_paddle_inference_match_the_eager_model(tmp_path):
     weights = str(tmp_path / "w.pdparams")
     paddle.save(build_model(model_cfg).state_dict(), weights)
     cfg = {"model_name": "DBoF_test", "MODEL": model_cfg, "INFERENCE": {"max_frames": 20}}
-    result = export_model(cfg, str(tmp_path / "inference"), weights=weights)
-    assert result.meta["input_names"] == ["rgb", "audio", "lengths"]
-    model = build_eval_model(model_cfg, weights)
-    pred = Predictor(result.model_file, result.params_file, InferenceOptions(max_batch_size=4))
-    rng = np.random.default_rng(5)
-    feats, lengths = _batch(rng, [12, 3, 7, 1], 12)
-    got = pred.run({"rgb": feats[0], "audio": feats[1], "lengths": lengths})
-    with paddle.no_grad():
-        eager = model.infer_forward(*(paddle.to_tensor(a) for a in (*feats, lengths))).numpy()
-    assert got.shape == (4, 4) and got.dtype == np.float32
-    np.testing.assert_allclose(got, eager, rtol=0, atol=1e-5)
-    alone = pred.run({"rgb": feats[0][1:2, :3], "audio": feats[1][1:2, :3], "lengths": lengths[1:2]})
-    np.testing.assert_allclose(alone[0], got[1], rtol=0, atol=1e-5)
+    feats, lengths = random_batch(np.random.default_rng(5), DIMS, [12, 3, 7, 1], 12)
+    assert_export_matches_eager(cfg, weights, str(tmp_path), ["rgb", "audio"], feats, lengths, 4, alone=[1])

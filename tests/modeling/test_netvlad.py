@@ -12,6 +12,7 @@ import pytest
 
 from paddlevideo.modeling import build_model
 from paddlevideo.modeling.backbones.netvlad import NetVLAD
+from tests.modeling.backbone_checks import assert_export_matches_eager, random_batch, run_backbone
 
 DEQ_SCALE, DEQ_BIAS = 4.0 / 255.0, 4.0 / 512.0 - 2.0
 DIMS = [10, 6]
@@ -59,22 +60,12 @@ def _backbone(**kw) -> NetVLAD:
     return m
 
 
-def _batch(rng, lengths, pad_to):
-    feats = [rng.integers(0, 256, size=(len(lengths), pad_to, d)).astype(np.uint8) for d in DIMS]
-    return feats, np.asarray(lengths, np.int64)
-
-
-def _run(m, feats, lengths):
-    with paddle.no_grad():
-        return m([paddle.to_tensor(f) for f in feats], paddle.to_tensor(lengths)).numpy()
-
-
 @pytest.mark.parametrize("gating", [True, False])
 def test_netvlad_matches_numpy_equations(gating):
     rng = np.random.default_rng(0)
     m = _backbone(gating=gating)
-    feats, lengths = _batch(rng, [9, 3, 1], 9)
-    out = _run(m, feats, lengths)
+    feats, lengths = random_batch(rng, DIMS, [9, 3, 1], 9)
+    out = run_backbone(m, feats, lengths)
     assert out.shape == (3, 7) and m.out_channels == 7
     for b, n in enumerate(lengths):
         np.testing.assert_allclose(out[b], np_netvlad(m, [f[b] for f in feats], n), rtol=1e-4, atol=1e-5)
@@ -83,7 +74,7 @@ def test_netvlad_matches_numpy_equations(gating):
 def test_vlad_blocks_are_intra_normalised():
     rng = np.random.default_rng(2)
     m = _backbone()
-    feats, lengths = _batch(rng, [5, 2], 6)
+    feats, lengths = random_batch(rng, DIMS, [5, 2], 6)
     x = paddle.to_tensor(feats[0]).astype("float32") * DEQ_SCALE + DEQ_BIAS
     mask = paddle.arange(6).unsqueeze(0) < paddle.to_tensor(lengths).unsqueeze(1)
     v = m.vlads[0](x, mask).numpy().reshape(2, 4, DIMS[0])
@@ -93,14 +84,15 @@ def test_vlad_blocks_are_intra_normalised():
 def test_padding_does_not_change_the_output():
     rng = np.random.default_rng(3)
     m = _backbone()
-    feats, lengths = _batch(rng, [7, 1, 4], 7)
-    longer, _ = _batch(rng, [7, 1, 4], 15)                  # other random codes in the padding, 8 more frames
+    feats, lengths = random_batch(rng, DIMS, [7, 1, 4], 7)
+    # other random codes in the padding, 8 more frames
+    longer, _ = random_batch(rng, DIMS, [7, 1, 4], 15)
     for f, g in zip(feats, longer):
         for b, n in enumerate(lengths):
             g[b, :n] = f[b, :n]
-    np.testing.assert_allclose(_run(m, longer, lengths), _run(m, feats, lengths), rtol=0, atol=1e-6)
-    alone = _run(m, [f[1:2, :1] for f in feats], lengths[1:2])               # the 1-frame video without padding
-    np.testing.assert_allclose(alone[0], _run(m, feats, lengths)[1], rtol=0, atol=1e-6)
+    np.testing.assert_allclose(run_backbone(m, longer, lengths), run_backbone(m, feats, lengths), rtol=0, atol=1e-6)
+    alone = run_backbone(m, [f[1:2, :1] for f in feats], lengths[1:2])               # the 1-frame video without padding
+    np.testing.assert_allclose(alone[0], run_backbone(m, feats, lengths)[1], rtol=0, atol=1e-6)
 
 
 def test_invalid_cluster_sizes_are_refused():
@@ -109,9 +101,6 @@ def test_invalid_cluster_sizes_are_refused():
 
 
 def test_export_and_paddle_inference_match_the_eager_model(tmp_path):
-    from paddlevideo.inference.export import build_eval_model, export_model
-    from paddlevideo.inference.predictor import InferenceOptions, Predictor
-
     model_cfg = {"framework": "Recognizer1D",
                  "backbone": {"name": "NetVLAD", "feature_names": ["rgb", "audio"], "feature_dims": DIMS,
                               "cluster_sizes": [4, 3], "hidden_size": 7},
@@ -120,16 +109,5 @@ def test_export_and_paddle_inference_match_the_eager_model(tmp_path):
     weights = str(tmp_path / "w.pdparams")
     paddle.save(build_model(model_cfg).state_dict(), weights)
     cfg = {"model_name": "NetVLAD_test", "MODEL": model_cfg, "INFERENCE": {"max_frames": 20}}
-    result = export_model(cfg, str(tmp_path / "inference"), weights=weights)
-    assert result.meta["input_names"] == ["rgb", "audio", "lengths"]
-    model = build_eval_model(model_cfg, weights)
-    pred = Predictor(result.model_file, result.params_file, InferenceOptions(max_batch_size=4))
-    rng = np.random.default_rng(5)
-    feats, lengths = _batch(rng, [12, 3, 7, 1], 12)
-    got = pred.run({"rgb": feats[0], "audio": feats[1], "lengths": lengths})
-    with paddle.no_grad():
-        eager = model.infer_forward(*(paddle.to_tensor(a) for a in (*feats, lengths))).numpy()
-    assert got.shape == (4, 5) and got.dtype == np.float32
-    np.testing.assert_allclose(got, eager, rtol=0, atol=1e-5)
-    alone = pred.run({"rgb": feats[0][1:2, :3], "audio": feats[1][1:2, :3], "lengths": lengths[1:2]})
-    np.testing.assert_allclose(alone[0], got[1], rtol=0, atol=1e-5)
+    feats, lengths = random_batch(np.random.default_rng(5), DIMS, [12, 3, 7, 1], 12)
+    assert_export_matches_eager(cfg, weights, str(tmp_path), ["rgb", "audio"], feats, lengths, 5, alone=[1])

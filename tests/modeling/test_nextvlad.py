@@ -16,6 +16,7 @@ import paddle
 import pytest
 
 from paddlevideo.utils.config import load_config, to_plain
+from tests.modeling.backbone_checks import assert_export_matches_eager
 from tests.tasks.tiny_setup import ROOT
 
 FULL = os.path.join(ROOT, "configs", "recognition", "nextvlad", "nextvlad_youtube8m.yaml")
@@ -145,8 +146,7 @@ def test_invalid_sizes_are_refused_with_the_reason():
 
 
 def test_export_and_paddle_inference_match_the_eager_model(tmp_path):
-    from paddlevideo.inference.export import build_eval_model, export_model
-    from paddlevideo.inference.predictor import InferenceOptions, Predictor
+    from paddlevideo.inference.export import build_eval_model
 
     cfg = to_plain(load_config(DEMO))
     cfg["MODEL"]["backbone"].update(feature_dims=[1024, 128], cluster_sizes=[4, 2], hidden_size=16)
@@ -157,24 +157,10 @@ def test_export_and_paddle_inference_match_the_eager_model(tmp_path):
     _randomize(model, 5)
     weights = str(tmp_path / "w.pdparams")
     paddle.save(model.state_dict(), weights)
-    result = export_model(cfg, str(tmp_path / "inference"), weights=weights)
-    assert result.meta["input_names"] == ["rgb", "audio", "lengths"]
-    model = build_eval_model(cfg["MODEL"], weights)
     rng = np.random.default_rng(6)
     lengths = np.array([9, 2, 13, 5, 1], np.int64)
-    batch = {"rgb": rng.integers(0, 256, (5, 13, 1024)).astype(np.uint8),
-             "audio": rng.integers(0, 256, (5, 13, 128)).astype(np.uint8), "lengths": lengths}
-    pred = Predictor(result.model_file, result.params_file, InferenceOptions(max_batch_size=5))
-    got = pred.run(batch)
-    with paddle.no_grad():
-        eager = model.infer_forward(*(paddle.to_tensor(batch[n]) for n in ("rgb", "audio", "lengths"))).numpy()
-    assert got.shape == (5, 7) and got.dtype == np.float32
-    np.testing.assert_allclose(got, eager, rtol=0, atol=1e-5)
-    for b in range(3):
-        n = int(lengths[b])
-        alone = pred.run({"rgb": batch["rgb"][b:b + 1, :n], "audio": batch["audio"][b:b + 1, :n],
-                          "lengths": lengths[b:b + 1]})
-        np.testing.assert_allclose(alone[0], got[b], rtol=0, atol=1e-5)
+    feats = [rng.integers(0, 256, (5, 13, 1024)).astype(np.uint8), rng.integers(0, 256, (5, 13, 128)).astype(np.uint8)]
+    assert_export_matches_eager(cfg, weights, str(tmp_path), ["rgb", "audio"], feats, lengths, 7, alone=[0, 1, 2])
 
 
 def test_full_config_size_matches_the_paper_formula(capsys):
