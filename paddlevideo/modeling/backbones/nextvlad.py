@@ -1,39 +1,44 @@
 """NeXtVLAD backbone: grouped, attention-weighted NetVLAD per modality, then a hidden layer with SE context gating.
 
 Follows Lin, Xiao, Fan, "NeXtVLAD: An Efficient Neural Network to Aggregate Frame-level Features for Large-scale
-Video Classification", ECCV 2018 workshops (arXiv 1811.05014), §3. For one modality with valid frames
-``x_1..x_T`` (width D), expansion ``lambda``, G groups and K clusters:
+Video Classification", ECCV 2018 workshops (arXiv 1811.05014), §3.2-3.3 and Figs. 2-4. For one modality with valid
+frames ``x_1..x_M`` (width N), expansion ``lambda``, G groups and K clusters:
 
-    x~_t      = W_e x_t + b_e                                   (expansion FC, width lambda*D)
-    x~_t^g    = columns g*D' .. (g+1)*D' of x~_t,  D' = lambda*D/G   (the G group features)
-    a_g(t)    = sigmoid(w_g . x~_t + b_g)                       (group attention, one scalar per group)
-    a_gk(t)   = softmax_k(w_gk . x~_t + b_gk)                   (soft assignment of group g to cluster k,
-                                                                 computed from the whole x~_t)
-    v_kj      = sum_t sum_g a_g(t) a_gk(t) (x~_t^g[j] - c_kj)   (VLAD residuals, summed over groups; the
-                                                                 K centres c_k (width D') are shared by groups)
-    v_k      <- v_k / ||v_k||_2                                 (intra-normalisation, per cluster)
-    v        <- flatten(v) / ||flatten(v)||_2                   (L2 of the whole vector; cluster-major, K*D')
+    x._i      = W_e x_i + b_e                                   (expansion FC, width lambda*N)
+    x~_i^g    = columns g*N' .. (g+1)*N' of x._i,  N' = lambda*N/G   (the G group features)
+    a_g(i)    = sigmoid(w_g . x._i + b_g)                       (eq. 7: attention, one scalar per group)
+    a_gk(i)   = softmax_k(w_gk . x._i + b_gk)                   (eq. 6: soft assignment of group g to
+                                                                 cluster k, computed from the whole x._i)
+    y_jk      = sum_i sum_g mask(i) a_g(i) a_gk(i) (x~_i^g[j] - c_kj)   (eqs. 5, 8, 18: the K centres c_k
+                                                                 (width N') are shared by the groups)
+    y_k      <- y_k / ||y_k||_2                                 (intra-normalisation, per cluster)
+    y        <- flatten(y) / ||flatten(y)||_2                   (L2 of the whole vector; cluster-major, K*N')
 
-Padded frames (``t >= lengths``) contribute nothing: their group attention is set to 0 and their expanded
-features to 0 before the sums. The per-modality vectors are concatenated, then (the paper's single model, its
-Fig. 3 "NeXtVLAD + SE context gating" block before the classifier): dropout, a hidden FC without bias with
-batch norm, and SE-style context gating ``y = h * sigmoid(BN(W2 relu(BN(W1 h))))`` with ``W1: H -> H/r``
+Padded frames (``mask(i) = 0``, eq. 18-19) contribute nothing: their group attention and expanded features are set
+to 0 before the sums. The final L2 only divides by ``sqrt(K)`` (every intra-normalised cluster has norm 1), a
+constant that the batch norm after the hidden FC absorbs. The per-modality vectors are concatenated, then (Fig. 3):
+dropout, a hidden FC without bias with batch norm, and SE context gating (Fig. 4)
+``y = h * sigmoid(BN(W2 relu(BN(W1 h))))`` with ``W1: H -> H/r``, ``W2: H/r -> H``
 (:class:`paddlevideo.modeling.layers.context_gating.ContextGating` with ``hidden_size = H / r``). The output is
-``y``, float32 ``[B, hidden_size]``; the classifier (MoE or logistic) is the head.
+``y``, float32 ``[B, H]``; the classifier (the paper's: logistic) is the head.
 
-Defaults are the paper's best single model (also the legacy Paddle video zoo's ``nextvlad`` configuration):
-``lambda = 2``, ``G = 8``, ``K = 128`` for rgb and ``K = 64`` for audio (half, as the authors' TensorFlow
-code ``linrongc/youtube-8m`` builds the audio branch), hidden size ``H = 2048``, gating reduction ``r = 8``,
-dropout 0.5. Differences from the authors' TensorFlow code: it batch-normalises the assignment logits and the
-VLAD vector instead of the final L2 normalisation; here the paper's equations are followed.
+Defaults are the paper's best single model (Table 2: "single NeXtVLAD, 79M", GAP 0.87846 on the 2018 challenge's
+private leaderboard; a branch of ``scripts/train_mix_nextvlad_final_submission.sh`` of the authors' code
+``linrongc/youtube-8m``): ``lambda = 2``, ``H = 2048``, dropout 0.5, ``G = 8`` and ``K = 112`` for rgb, and for
+audio half of both, ``G = 4`` and ``K = 56`` (the authors' code builds the audio branch with ``groups // 2`` and
+``cluster_size // 2``), SE reduction ``r = 16``. Table 1's best local model is the same with ``K = 128`` (audio
+64) and ``r = 8`` (89M; ``configs/recognition/nextvlad/nextvlad_youtube8m_128k.yaml``).
 
-Size: the paper's parameter count for one modality's NeXtVLAD plus the hidden FC is
-``lambda*N*(N + G + K*(G + (H + 1)/G))`` (biases aside), which the full config matches. With the defaults
-the backbone has 76.78 M parameters (rgb NeXtVLAD 4.25 M, audio 0.17 M, hidden FC 71.3 M, SE gating 1.06 M,
-biases and batch norms); the legacy Paddle zoo states "under 80 M parameters, GAP above 0.87" for this single
-model, and the authors' slides "79 M parameters" for their final model. The classifier adds ``H * C``
-(logistic) or about ``(2M + 1) * H * C`` (MoE with M mixtures): the full config with its MoE head has
-120.5 M parameters (460 MB in float32). See ``tests/modeling/test_nextvlad.py``.
+Size: eq. 9 gives ``lambda*N*(N + G + K*(G + (H + 1)/G))`` weights per modality for the expansion FC, the group
+attention, the assignment FC, the centres and this modality's rows of the hidden FC; eq. 10 gives ``2*H*H/r``
+for the SE gating, and the logistic classifier adds ``H*C``. ``docs/nextvlad.md`` works the numbers out and
+``tests/modeling/test_nextvlad.py`` checks the full configs against them.
+
+Differences from the authors' TensorFlow code (the paper's equations are followed): their assignment FC has no
+bias but a batch norm on its output, and they batch-normalise the intra-normalised VLAD vector (instead of the
+final L2 here); their SE gating has no batch norm after its second FC (the paper's Fig. 4 has one, as here).
+The paper's "reverse whitening" of the rgb input (``x_j * sqrt(e_j)`` with the eigenvalues of Google's PCA) is not
+applied: those eigenvalues are not part of this package, and the sample data is not PCA-whitened.
 """
 from __future__ import annotations
 
@@ -71,7 +76,7 @@ class NeXtVLADPooling(nn.Layer):
         ValueError: ``expansion * dim`` is not divisible by ``groups``, or a size is < 1.
     """
 
-    def __init__(self, dim: int, expansion: int = 2, groups: int = 8, clusters: int = 128) -> None:
+    def __init__(self, dim: int, expansion: int = 2, groups: int = 8, clusters: int = 112) -> None:
         super().__init__()
         dim, expansion, groups, clusters = int(dim), int(expansion), int(groups), int(clusters)
         if min(dim, expansion, groups, clusters) < 1:
@@ -111,9 +116,10 @@ class NeXtVLAD(FrameBackbone):
 
     Args:
         feature_names, feature_dims, dequantize_input: the modalities, see :class:`FrameBackbone`.
-        cluster_sizes: K per modality (default ``[128, 64]``: rgb, audio).
+        cluster_sizes: K per modality (default ``[112, 56]``: rgb, audio).
         expansion: lambda (the same for every modality).
-        groups: G (the same for every modality); ``expansion * feature_dims[m]`` must be divisible by it.
+        groups: G per modality (default ``[8, 4]``), or one G for every modality; ``expansion * feature_dims[m]``
+            must be divisible by ``groups[m]``.
         hidden_size: H, the width of the hidden FC and of the output (``out_channels``).
         gating_reduction: r, the SE gating's bottleneck is ``H // r`` wide.
         drop_rate: dropout on the concatenated NeXtVLAD vectors before the hidden FC (training only).
@@ -122,24 +128,29 @@ class NeXtVLAD(FrameBackbone):
     the output. Call in eval mode for deterministic outputs (no dropout, running batch-norm statistics).
 
     Raises:
-        ValueError: ``cluster_sizes`` and ``feature_names`` differ in length, ``hidden_size // gating_reduction``
-            is 0, or an invalid modality / pooling size (see :class:`NeXtVLADPooling`).
+        ValueError: ``cluster_sizes`` or a list of ``groups`` differs in length from ``feature_names``,
+            ``hidden_size // gating_reduction`` is 0, or an invalid modality / pooling size (see
+            :class:`NeXtVLADPooling`).
     """
 
     def __init__(self, feature_names: Sequence[str] = ("rgb", "audio"),
                  feature_dims: Sequence[PositiveInt] = (1024, 128),
-                 cluster_sizes: Sequence[PositiveInt] = (128, 64), expansion: PositiveInt = 2,
-                 groups: PositiveInt = 8, hidden_size: PositiveInt = 2048, gating_reduction: PositiveInt = 8,
-                 drop_rate: DropRate = 0.5, dequantize_input: bool = True) -> None:
-        if not len(feature_names) == len(feature_dims) == len(cluster_sizes):
-            raise ValueError(f"feature_names {list(feature_names)}, feature_dims {list(feature_dims)} and "
-                             f"cluster_sizes {list(cluster_sizes)} must have the same length")
+                 cluster_sizes: Sequence[PositiveInt] = (112, 56), expansion: PositiveInt = 2,
+                 groups: PositiveInt | Sequence[PositiveInt] = (8, 4), hidden_size: PositiveInt = 2048,
+                 gating_reduction: PositiveInt = 16, drop_rate: DropRate = 0.5,
+                 dequantize_input: bool = True) -> None:
+        group_list = [int(groups)] * len(feature_names) if isinstance(groups, int) else [int(g) for g in groups]
+        if not len(feature_names) == len(feature_dims) == len(cluster_sizes) == len(group_list):
+            raise ValueError(f"feature_names {list(feature_names)}, feature_dims {list(feature_dims)}, "
+                             f"cluster_sizes {list(cluster_sizes)} and groups {group_list} must have the same "
+                             "length (one entry per modality)")
         if int(hidden_size) // int(gating_reduction) < 1:
             raise ValueError(f"hidden_size // gating_reduction = {hidden_size} // {gating_reduction} must be >= 1")
         super().__init__(feature_names, feature_dims, dequantize_input)
         self.cluster_sizes = [int(k) for k in cluster_sizes]
-        self.pools = nn.LayerList([NeXtVLADPooling(d, expansion, groups, k)
-                                   for d, k in zip(self.feature_dims, self.cluster_sizes)])
+        self.groups = group_list
+        self.pools = nn.LayerList([NeXtVLADPooling(d, expansion, g, k)
+                                   for d, g, k in zip(self.feature_dims, self.groups, self.cluster_sizes)])
         vlad_width = sum(p.out_channels for p in self.pools)
         self.dropout = nn.Dropout(drop_rate) if drop_rate > 0 else None
         self.hidden_fc = nn.Linear(vlad_width, int(hidden_size), bias_attr=False)
