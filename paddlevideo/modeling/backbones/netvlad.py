@@ -33,7 +33,19 @@ from ..layers.context_gating import ContextGating
 from ..registry import BACKBONES
 from .base import FrameBackbone
 
-__all__ = ["NetVLADPooling", "NetVLAD"]
+__all__ = ["soft_assignments", "NetVLADPooling", "NetVLAD"]
+
+
+def soft_assignments(assign: nn.Linear, x: paddle.Tensor, mask: paddle.Tensor) -> paddle.Tensor:
+    """Soft assignment of every frame to K clusters, ``softmax_k(w_k . x_t + b_k)`` (arXiv 1511.07247 eq. 3):
+    float32 [B, T, K], rows sum to 1 on valid frames and are exactly 0 on padded ones.
+
+    Args:
+        assign: the Linear D -> K holding the ``w_k`` and ``b_k``.
+        x: float32 [B, T, D] frame features.
+        mask: bool [B, T], True on valid frames.
+    """
+    return F.softmax(assign(x), axis=-1) * mask.unsqueeze(-1).astype(x.dtype)
 
 
 class NetVLADPooling(nn.Layer):
@@ -54,13 +66,14 @@ class NetVLADPooling(nn.Layer):
     def __init__(self, dim: int, num_clusters: int) -> None:
         super().__init__()
         self.dim, self.num_clusters = int(dim), int(num_clusters)
+        self.out_channels = self.num_clusters * self.dim
         self.assign = nn.Linear(self.dim, self.num_clusters)
         self.centers = self.create_parameter(
             [self.num_clusters, self.dim], default_initializer=nn.initializer.Normal(0.0, self.dim ** -0.5))
 
     def assignments(self, x: paddle.Tensor, mask: paddle.Tensor) -> paddle.Tensor:
         """Soft assignments float32 [B, T, K] (softmax over the clusters), exactly 0 on padded frames."""
-        return F.softmax(self.assign(x), axis=-1) * mask.unsqueeze(-1).astype(x.dtype)
+        return soft_assignments(self.assign, x, mask)
 
     def forward(self, x: paddle.Tensor, mask: paddle.Tensor) -> paddle.Tensor:
         """VLAD of the valid frames of ``x`` [B, T, D] (``mask`` [B, T]): float32 [B, K*D]."""
@@ -99,11 +112,17 @@ class NetVLAD(FrameBackbone):
             raise ValueError(f"cluster_sizes {list(cluster_sizes)} must give one cluster count per modality "
                              f"({', '.join(self.feature_names)})")
         self.cluster_sizes = [int(k) for k in cluster_sizes]
-        self.vlads = nn.LayerList([NetVLADPooling(d, k) for d, k in zip(self.feature_dims, self.cluster_sizes)])
-        vlad_dim = sum(d * k for d, k in zip(self.feature_dims, self.cluster_sizes))
+        self.vlads = nn.LayerList([self.make_pooling(d, k) for d, k in zip(self.feature_dims, self.cluster_sizes)])
+        vlad_dim = sum(p.out_channels for p in self.vlads)
         self.hidden = nn.Linear(vlad_dim, int(hidden_size))
         self.gating = ContextGating(int(hidden_size), batch_norm=True) if gating else None
         self.out_channels = int(hidden_size)
+
+    def make_pooling(self, dim: int, num_clusters: int) -> nn.Layer:
+        """The pooling layer of one modality (width ``dim``, ``num_clusters`` clusters); it has an ``out_channels``
+        attribute and maps ``(x [B, T, dim], mask [B, T])`` to ``[B, out_channels]``. Subclasses with another
+        pooling of the same family (``learnable_pooling.py``) override this."""
+        return NetVLADPooling(dim, num_clusters)
 
     def pool_all(self, xs: list[paddle.Tensor], mask: paddle.Tensor, lengths: paddle.Tensor) -> paddle.Tensor:
         """``xs`` float32 [B, T, D_m] per modality, ``mask`` bool [B, T] -> float32 [B, hidden_size]."""
