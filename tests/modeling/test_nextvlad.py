@@ -205,3 +205,16 @@ def test_full_configs_have_the_papers_sizes_and_parameter_counts(path, sizes, pa
     assert round(weights / 1e6) == round(trainable / 1e6) == paper_millions
     print(f"{os.path.basename(path)}: {trainable:,} trainable parameters ({trainable * 4 / 2**20:.0f} MB float32), "
           f"paper {paper_millions}M")
+
+
+@pytest.mark.parametrize("override, message", [
+    ("MODEL.backbone.groups=[8]", "error: feature_names ['rgb', 'audio'], feature_dims [1024, 128], cluster_sizes "
+                                  "[16, 8] and groups [8] must have the same length (one entry per modality)"),
+    ("MODEL.backbone.groups=[7, 4]", "error: expansion * dim = 2 * 1024 = 2048 is not divisible by groups = 7"),
+])
+def test_main_refuses_invalid_groups_in_one_line(tmp_path, override, message):
+    from tests.tasks.tiny_setup import run_main
+
+    r = run_main(["-c", DEMO, "-o", override, "-o", f"output_dir={tmp_path / 'out'}"], timeout=300)
+    assert r.returncode == 2
+    assert r.stderr.splitlines() == [message]
