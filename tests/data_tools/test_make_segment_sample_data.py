@@ -95,3 +95,21 @@ def test_same_settings_skip_and_foreign_files_are_left_alone(tmp_path):
     assert r.stderr == (f"error: {foreign} holds .tfrecord files but no sample_segment_manifest.json: they were not "
                         "written by this script; use another --out_dir, or --force to write next to them\n")
     assert (foreign / "validate0000.tfrecord").read_bytes() == b"real data"
+
+
+def test_segment_demo_configs_read_what_the_script_writes(tmp_path):
+    import fnmatch
+
+    import yaml
+
+    assert run(tmp_path).returncode == 0
+    made = [f"data/yt8m/sample/segment/{p.name}" for p in tmp_path.glob("*.tfrecord")]
+    configs = sorted((ROOT / "configs" / "recognition").rglob("*segment*.yaml"))
+    assert configs
+    for path in configs:
+        dataset = yaml.safe_load(path.read_text())["DATASET"]
+        for split, kind in (("train", "train"), ("valid", "validate"), ("test", "validate")):
+            pattern = dataset[split]["file_pattern"]
+            assert dataset[split]["format"] == "YouTube8MSegmentDataset"
+            assert sorted(m for m in made if fnmatch.fnmatch(m, pattern)) == sorted(
+                m for m in made if f"sample_segment_{kind}" in m), (path, split)

@@ -13,7 +13,7 @@ from ..registry import DATASETS
 from ..yt8m import CorruptRecordError, DataError, DataReadError, proto
 from ..yt8m.errors import RecordTypeError
 from ..yt8m.reader import RecordSchemaError, frame_decoder, record_type_mismatch
-from ..yt8m.segments import MAX_FRAMES, SEGMENT_SIZE, parse_segment_ratings, segment_examples
+from ..yt8m.segments import MAX_FRAMES, SEGMENT_KEYS, SEGMENT_SIZE, parse_segment_ratings, segment_examples
 from ..yt8m.tfrecord import FileIndex, index_tfrecord, read_payload_at
 from .base import ShardedVideoDataset
 from .sharding import locate
@@ -128,6 +128,8 @@ class YouTube8MSegmentDataset(ShardedVideoDataset):
         Raises:
             CorruptRecordError: framing errors, payloads that are not SequenceExamples, missing feature lists,
                 and broken segment lists (:class:`SegmentLabelError`), unless ``skip_corrupt``.
+            DataReadError: not one rated start time in all the files (frame-level files without ``segment_*``
+                keys, say), naming the file pattern.
             RecordTypeError: a video-level file.
         """
         if self._index is None:
@@ -140,6 +142,14 @@ class YouTube8MSegmentDataset(ShardedVideoDataset):
                     f"{self.source_name()}: skipped {len(self.skipped_starts)} of {rated} rated start times at or past "
                     f"the last kept frame of their video (first: {path} record {record}, video {vid!r}, start {start}, "
                     f"{frames} frames)")
+            if not rated:
+                records = sum(len(fi.records) for fi in index)
+                rated_records = records - sum(len(fi.problems) for fi in index)
+                raise DataReadError(self.source_name(), f"no rated segment in {len(index)} file(s) ({records} records, "
+                                    f"none with {', '.join(SEGMENT_KEYS)}); the segment dataset reads segment-rated "
+                                    "files such as YouTube-8M's 3/frame/validate" if rated_records == records else
+                                    f"no rated segment left in {len(index)} file(s): {records - rated_records} of "
+                                    f"{records} records were skipped as corrupt (skip_corrupt)")
             self._index = index
         return self._index
 
