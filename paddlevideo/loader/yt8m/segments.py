@@ -41,6 +41,7 @@ __all__ = [
     "START_KEY",
     "SegmentLabelError",
     "SegmentRatings",
+    "count_rated_records",
     "encode_segment_example",
     "iter_segment_ratings",
     "segment_examples",
@@ -414,3 +415,35 @@ def segment_matrix(example: Mapping[str, Any], feature_names: Iterable[str] = ("
     out = np.zeros((int(segment_size), joined.shape[1]), np.float32)
     out[: joined.shape[0]] = joined
     return out
+
+
+def count_rated_records(path: str | os.PathLike) -> int:
+    """How many records of a TFRecord file carry segment ratings (a non-empty ``segment_labels``,
+    ``segment_start_times`` or ``segment_scores``); the lists are not checked.
+
+    Only the context is parsed: a ``SequenceExample`` read as an ``Example`` (both keep their context / features
+    map at field 1), so the frames are skipped, not decoded.
+
+    Raises:
+        CorruptRecordError: bad framing or CRC, or a payload that is not a protobuf.
+        OSError: the file cannot be read.
+    """
+    from google.protobuf.message import DecodeError
+
+    path = os.fspath(path)
+    cls = proto.example_class()
+    count = 0
+    for index, offset, payload in iter_records(path):
+        message = cls()
+        try:
+            message.ParseFromString(payload)
+        except DecodeError as e:
+            raise CorruptRecordError(path, index, offset, f"payload is not a valid protobuf ({e})") from None
+        features = message.features.feature
+        for key in SEGMENT_KEYS:
+            if key in features:
+                f = features[key]
+                if len(f.int64_list.value) or len(f.float_list.value):
+                    count += 1
+                    break
+    return count
