@@ -15,9 +15,11 @@ How the videos are made (deterministic for a given --seed):
 - a video has 20..--max_frames frames of noise and 1-2 labels from the rated classes; each label is shown
   (its prototype plus noise in all frames) in about --shown_fraction of the 5-frame windows starting at
   0, 5, 10, ..., and in at least one;
-- every label gets 1-2 positive ratings (windows that show it) and 1-2 negative ones (windows that do not, when
-  there are any); some videos also rate a class they do not show (negative). The pairs are written in random
-  order, so start times are unsorted and repeat, as in the real files;
+- of the other windows, about --faint_fraction show the label faintly (--faint_amplitude times its prototype):
+  the class is in the picture but a rater would not call the segment an example of it;
+- every label gets 1-2 positive ratings (windows that show it) and 1-2 negative ones (faint windows when there
+  are any, else windows that do not show it); some videos also rate a class they do not show (negative). The
+  pairs are written in random order, so start times are unsorted and repeat, as in the real files;
 - about 1 video in 20 also rates a start time past its last frame (negative), a quirk of the real files that
   the reader skips and counts;
 - values are quantized with the YouTube-8M encoder.
@@ -62,10 +64,16 @@ def make_video(index: int, split: str, vocab: np.ndarray, protos: dict[str, np.n
     for c in labels.tolist():
         shown = rng.random(starts.size) < args.shown_fraction
         shown[rng.integers(starts.size)] = True
+        faint = ~shown & (rng.random(starts.size) < args.faint_fraction)
         for s in starts[shown]:
             for k in feats:
                 feats[k][s:s + SEGMENT_SIZE] += protos[k][c]
-        for pool, score in ((starts[shown], 1.0), (starts[~shown], 0.0)):
+        for s in starts[faint]:
+            for k in feats:
+                feats[k][s:s + SEGMENT_SIZE] += args.faint_amplitude * protos[k][c]
+        # negatives: faint windows first (the hard ones), else windows that do not show the class
+        negatives = starts[faint] if faint.any() else starts[~shown]
+        for pool, score in ((starts[shown], 1.0), (negatives, 0.0)):
             if pool.size:
                 for s in rng.choice(pool, size=min(pool.size, int(rng.integers(1, 3))), replace=False):
                     pairs.append((int(s), c, score))
@@ -117,6 +125,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--valid_shards", type=int, default=1)
     p.add_argument("--max_frames", type=int, default=100)
     p.add_argument("--shown_fraction", type=float, default=0.3)
+    p.add_argument("--faint_fraction", type=float, default=0.3,
+                   help="of the other windows, how many show a label faintly (rated negative)")
+    p.add_argument("--faint_amplitude", type=float, default=0.5, help="prototype scale in those windows")
     p.add_argument("--noise", type=float, default=0.6)
     p.add_argument("--seed", type=int, default=2018, help="the same as make_sample_data.py's for its prototypes")
     p.add_argument("--force", action="store_true",
