@@ -104,3 +104,33 @@ def test_broken_segment_lists_raise_or_are_skipped_and_reported(tmp_path):
     assert sum(len(i) for i, _ in got) == 9
     (skip,) = ds.pop_skipped()
     assert (skip["path"], skip["index"], skip["offset"], skip["type"]) == (str(path), 6, offset, "SegmentLabelError")
+
+
+def test_a_damaged_payload_is_found_when_indexing_and_skip_corrupt_drops_its_windows(tmp_path):
+    from paddlevideo.loader.yt8m import CorruptRecordError
+    from paddlevideo.loader.yt8m.tfrecord import iter_records
+
+    offsets = [o for _, o, _ in iter_records(FIXTURE)]
+    data = bytearray(FIXTURE.read_bytes())
+    data[offsets[1] + HEADER_SIZE + 100] ^= 0xFF          # a payload byte of record 1 (video kMnv, 2 windows)
+    path = tmp_path / "crc.tfrecord"
+    path.write_bytes(bytes(data))
+    with pytest.raises(CorruptRecordError) as info:
+        YouTube8MSegmentDataset(str(path), num_classes=3862).begin_pass()
+    assert str(info.value).startswith(f"{path}: record 1 at byte {offsets[1]}: data CRC mismatch")
+    ds = YouTube8MSegmentDataset(str(path), num_classes=3862, skip_corrupt=True)
+    ds.set_batch_size(4)
+    ids = [i for b in iterate_batches(build_dataloader(ds, 4, 0), ds) for i in b["id"]]
+    assert sorted(ids) == sorted(vid for vid, _ in expected_rows() if vid != "kMnv")
+    assert [(d["index"], d["offset"]) for d in ds.pop_skipped()] == [(1, offsets[1])]
+
+
+def test_windows_all_past_the_end_are_refused_with_the_reason(tmp_path):
+    from paddlevideo.loader.yt8m import DataReadError
+
+    frames = {"rgb": np.ones((4, 1024), np.uint8), "audio": np.ones((4, 128), np.uint8)}
+    write_records(tmp_path / "late.tfrecord", [encode_segment_example("late", [1], frames, [5, 10], [1, 2], [1, 0])])
+    with pytest.raises(DataReadError) as info:
+        YouTube8MSegmentDataset(str(tmp_path / "late.tfrecord"), num_classes=3).begin_pass()
+    assert str(info.value) == (f"{tmp_path / 'late.tfrecord'}: no rated segment with frames in 1 file(s): all 2 rated "
+                               "start times lie at or past the last kept frame of their video")

@@ -128,8 +128,8 @@ class YouTube8MSegmentDataset(ShardedVideoDataset):
         Raises:
             CorruptRecordError: framing errors, payloads that are not SequenceExamples, missing feature lists,
                 and broken segment lists (:class:`SegmentLabelError`), unless ``skip_corrupt``.
-            DataReadError: not one rated start time in all the files (frame-level files without ``segment_*``
-                keys, say), naming the file pattern.
+            DataReadError: not one example in all the files (frame-level files without ``segment_*`` keys, say),
+                naming the file pattern and why.
             RecordTypeError: a video-level file.
         """
         if self._index is None:
@@ -142,14 +142,20 @@ class YouTube8MSegmentDataset(ShardedVideoDataset):
                     f"{self.source_name()}: skipped {len(self.skipped_starts)} of {rated} rated start times at or past "
                     f"the last kept frame of their video (first: {path} record {record}, video {vid!r}, start {start}, "
                     f"{frames} frames)")
-            if not rated:
+            if not sum(len(fi) for fi in index):
                 records = sum(len(fi.records) for fi in index)
-                rated_records = records - sum(len(fi.problems) for fi in index)
-                raise DataReadError(self.source_name(), f"no rated segment in {len(index)} file(s) ({records} records, "
-                                    f"none with {', '.join(SEGMENT_KEYS)}); the segment dataset reads segment-rated "
-                                    "files such as YouTube-8M's 3/frame/validate" if rated_records == records else
-                                    f"no rated segment left in {len(index)} file(s): {records - rated_records} of "
-                                    f"{records} records were skipped as corrupt (skip_corrupt)")
+                broken = sum(len(fi.problems) for fi in index)
+                if broken:
+                    reason = (f"no rated segment left in {len(index)} file(s): {broken} of {records} records were "
+                              "skipped as corrupt (skip_corrupt)")
+                elif rated:
+                    reason = (f"no rated segment with frames in {len(index)} file(s): all {rated} rated start times "
+                              "lie at or past the last kept frame of their video")
+                else:
+                    reason = (f"no rated segment in {len(index)} file(s) ({records} records, none with "
+                              f"{', '.join(SEGMENT_KEYS)}); the segment dataset reads segment-rated files such as "
+                              "YouTube-8M's 3/frame/validate")
+                raise DataReadError(self.source_name(), reason)
             self._index = index
         return self._index
 
@@ -170,8 +176,8 @@ class YouTube8MSegmentDataset(ShardedVideoDataset):
             with open(fi.path, "rb") as f:
                 for index in range(len(fi)):
                     offset = int(fi.offsets[index])
-                    payload = read_payload_at(f, fi.path, index, offset, int(fi.lengths[index]))
                     try:
+                        payload = read_payload_at(f, fi.path, index, offset, int(fi.lengths[index]))
                         message = cls()
                         try:
                             message.ParseFromString(payload)
