@@ -167,6 +167,9 @@ def test_parse_accepts_context_or_example_and_no_keys_means_no_ratings():
     for obj in (msg, msg.context):
         r = parse_segment_ratings(obj, path="x.tfrecord", record=7)
         assert (r.video_id, len(r), r.end_times) == ("raw0", 0, None)
+    msg.ParseFromString(_raw_record({"segment_labels": ("int64_list", []), "segment_scores": ("float_list", [])}))
+    assert len(parse_segment_ratings(msg, path="x.tfrecord", record=7)) == 0   # empty lists, one key absent
+    msg = proto.sequence_example_class()()
     msg.ParseFromString(_raw_record({"segment_labels": ("int64_list", [2000])}))
     with pytest.raises(SegmentLabelError) as info:
         parse_segment_ratings(msg, path="x.tfrecord", record=7, num_classes=3862)

@@ -68,8 +68,8 @@ MAX_FRAMES = 300
 class SegmentLabelError(CorruptRecordError):
     """The ``segment_*`` context lists of one record break the schema of docs/segments.md.
 
-    Raised for: one of ``segment_labels`` / ``segment_start_times`` / ``segment_scores`` present without the
-    others, a list of the wrong kind (e.g. ``segment_start_times`` as floats), lists of different lengths
+    Raised for: one of ``segment_labels`` / ``segment_start_times`` / ``segment_scores`` missing while another
+    is non-empty, a list of the wrong kind (e.g. ``segment_start_times`` as floats), lists of different lengths
     (``segment_end_times`` included when present), a negative start time, the same (start time, class) pair
     rated twice, a class outside ``[0, num_classes)``, a score that is NaN or infinite, or a missing id.
 
@@ -182,12 +182,12 @@ def parse_segment_ratings(context_or_example: Any, *, path: str | os.PathLike, r
 
     Returns:
         :class:`SegmentRatings` with the pairs in file order; empty when the record has none of
-        ``segment_labels``, ``segment_start_times``, ``segment_scores`` (or has them with empty lists), as the
-        starter reader, which then yields no example.
+        ``segment_labels``, ``segment_start_times``, ``segment_scores``, or only empty ones (the starter reader's
+        ``VarLenFeature`` reads a missing key as empty too, and then yields no example).
 
     Raises:
-        SegmentLabelError: naming the file, record and key, for a missing id, one of the three keys present
-            without the others, a list of the wrong kind (``segment_labels`` and ``segment_start_times`` must be
+        SegmentLabelError: naming the file, record and key, for a missing id, one of the three keys non-empty
+            while another is missing, a list of the wrong kind (``segment_labels`` and ``segment_start_times`` must be
             int64, ``segment_scores`` float, ``segment_end_times`` int64 or float), lists of different lengths,
             a negative start time, a duplicate (start time, class) pair, a class outside the vocabulary, or a
             score that is not finite.
@@ -208,7 +208,7 @@ def parse_segment_ratings(context_or_example: Any, *, path: str | os.PathLike, r
              ((LABEL_KEY, ("int64_list",)), (START_KEY, ("int64_list",)), (SCORE_KEY, ("float_list",)),
               (END_KEY, ("int64_list", "float_list")))}
     present = [k for k in SEGMENT_KEYS if found[k] is not None]
-    if not present:
+    if all(found[k][0].size == 0 for k in present):  # none, or only empty lists: no rating (VarLen reads [])
         empty = np.zeros(0, np.int64)
         ends = None if found[END_KEY] is None else found[END_KEY][0]
         if ends is not None and ends.size:
