@@ -23,6 +23,9 @@ is complete. A whole-file input is done when ``<stem>.pkl`` exists; a split inpu
 ``.<stem>.split-done`` (the names of its outputs, written last) exists and all those files do.
 A second run skips finished inputs (``--force`` converts them again).
 
+Segment ratings (the ``segment_*`` context lists of the 2019 segment-rated files) are not kept: PaddleVideo's
+layout has no fields for them; the tool says so on stderr (``tf2pkl: note: ...``) and converts the rest.
+
 Memory: the whole-file mode holds one TFRecord's videos per worker in memory (as PaddleVideo's
 tool does); ``--split`` holds one video at a time.
 
@@ -45,9 +48,15 @@ from tqdm import tqdm
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 from paddlevideo.loader.yt8m.pkl import tfrecord_to_pkl  # noqa: E402
+from paddlevideo.loader.yt8m.segments import count_rated_records  # noqa: E402
 from paddlevideo.utils.atomic import atomic_write  # noqa: E402
 
 SPLIT_MARKER = ".{stem}.split-done"
+#: Printed when converted videos carry segment ratings (docs/segments.md, "PaddleVideo's pkl files").
+SEGMENT_NOTE = ("tf2pkl: note: {n} converted videos carry segment ratings (segment_labels, segment_start_times, "
+                "segment_end_times, segment_scores); PaddleVideo's pkl layout (video, feature, audio, label, nframes) "
+                "has no fields for them, so they are not in the pkl files. Fine-tune on segments from the TFRecords "
+                "(YouTube8MSegmentDataset, docs/segments.md)")
 
 
 @dataclass
@@ -60,6 +69,8 @@ class Summary:
         videos: pkl dicts written in this run.
         failed: ``(input file, one-line error)`` for inputs that could not be converted.
         lists: list files written.
+        segment_rated: videos converted in this run that carry segment ratings (``segment_*`` context
+            lists), which the pkl layout cannot hold (:data:`SEGMENT_NOTE`).
     """
 
     converted: list[str] = field(default_factory=list)
@@ -67,6 +78,7 @@ class Summary:
     videos: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
     lists: list[str] = field(default_factory=list)
+    segment_rated: int = 0
 
 
 def expand_sources(src: str) -> list[str]:
@@ -122,16 +134,17 @@ def _write_text(path: str, lines: Sequence[str]) -> None:
     atomic_write(path, write)
 
 
-def convert_one(src: str, dst_dir: str, split: bool) -> tuple[str, int, str]:
-    """Convert one input (runs in a pool worker); returns (src, videos written or -1, error)."""
+def convert_one(src: str, dst_dir: str, split: bool) -> tuple[str, int, str, int]:
+    """Convert one input (runs in a pool worker); returns (src, videos written or -1, error, videos with
+    segment ratings, which are not kept)."""
     try:
         paths, videos = tfrecord_to_pkl(src, dst_dir, split=split)
         if split:
             names = [os.path.basename(p) for p in paths]
             _write_text(os.path.join(dst_dir, SPLIT_MARKER.format(stem=stem_of(src))), names)
-        return src, videos, ""
+        return src, videos, "", count_rated_records(src)
     except Exception as exc:  # reported per file; the other files still convert
-        return src, -1, f"{type(exc).__name__}: {exc}"
+        return src, -1, f"{type(exc).__name__}: {exc}", 0
 
 
 def write_lists(dst_dir: str, split: bool) -> list[str]:
@@ -198,12 +211,13 @@ def convert(src: str, dst_dir: str, split: bool = False, workers: int = 1, force
             results.append(convert_one(f, dst_dir, split))
             bar.update(1)
     bar.close()
-    for f, videos, error in sorted(results):
+    for f, videos, error, rated in sorted(results):
         if videos < 0:
             summary.failed.append((f, error))
         else:
             summary.converted.append(f)
             summary.videos += videos
+            summary.segment_rated += rated
     summary.lists = write_lists(dst_dir, split)
     return summary
 
@@ -231,6 +245,8 @@ def main(argv=None) -> int:
         return 1
     for f, error in s.failed:
         print(f"tf2pkl: failed: {f}: {error}", file=sys.stderr)
+    if s.segment_rated:
+        print(SEGMENT_NOTE.format(n=s.segment_rated), file=sys.stderr)
     print(f"converted {len(s.converted)} files ({s.videos} videos), skipped {len(s.skipped)} already "
           f"converted, failed {len(s.failed)}; lists: {', '.join(s.lists) or 'none'}")
     return 1 if s.failed else 0

@@ -193,3 +193,22 @@ def test_example_pkl_is_reproduced_byte_for_byte(tmp_path):
     assert type(d[b"nframes"]) is np.int32 and d[b"nframes"] == min(len(first["rgb"]), 300)
     np.testing.assert_array_equal(d[b"feature"], first["rgb"])
     np.testing.assert_array_equal(d[b"audio"], first["audio"])
+
+
+def test_segment_ratings_are_not_kept_and_the_tool_says_so(tmp_path):
+    seg = ROOT / "tests" / "data" / "segment" / "validate0000.tfrecord"
+    r = subprocess.run([sys.executable, str(TF2PKL), str(seg), str(tmp_path),
+                        "--quiet", "--workers", "1"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    # 4 of the fixture's 6 videos rate segments (one has no segment keys, one has empty lists)
+    assert r.stderr.splitlines() == [
+        "tf2pkl: note: 4 converted videos carry segment ratings (segment_labels, segment_start_times, "
+        "segment_end_times, segment_scores); PaddleVideo's pkl layout (video, feature, audio, label, nframes) "
+        "has no fields for them, so they are not in the pkl files. Fine-tune on segments from the TFRecords "
+        "(YouTube8MSegmentDataset, docs/segments.md)"]
+    (video,) = _pickle_load(tmp_path / "validate0000.pkl")[:1]
+    assert list(video) == ["video", "feature", "audio", "label", "nframes"]
+    r = subprocess.run([sys.executable, str(TF2PKL),
+                        str(DATA / "frame" / "train0000.tfrecord"), str(tmp_path / "plain"),
+                        "--quiet"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stderr == ""
