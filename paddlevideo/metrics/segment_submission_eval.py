@@ -14,6 +14,7 @@ repeated entry in a row, or a repeated class row.
 """
 from __future__ import annotations
 
+import glob
 import os
 import re
 from collections.abc import Iterable, Iterator
@@ -24,7 +25,8 @@ import numpy as np
 
 from .segment_map import NEGATIVE, POSITIVE, UNRATED, average_precision_at_k
 
-__all__ = ["SegmentRatingTable", "SubmissionError", "iter_submission_rows", "score_submission"]
+__all__ = ["SegmentRatingTable", "SubmissionError", "expand_label_files", "iter_submission_rows", "load_rating_table",
+           "score_submission"]
 
 _HEADERS = ("class,segments", "class id,segment ids")
 _START = re.compile(r"^(0|[1-9][0-9]*)$")
@@ -187,3 +189,51 @@ def score_submission(path: str | os.PathLike, table: SegmentRatingTable, top_k: 
         "positive_pairs": int(sum(table.positives.values())),
     }
 
+
+
+def expand_label_files(specs: Iterable[str]) -> list[str]:
+    """The TFRecord files named by ``specs``: each a file, a glob, a directory (its ``.tfrecord`` files) or a
+    list file (``.list`` / ``.txt``, one path per line, relative to the list file's directory:
+    :func:`paddlevideo.loader.yt8m.list_file.read_list_file`). Duplicates are kept once, in order.
+
+    Raises:
+        FileNotFoundError: a spec matches nothing (named, with the working directory).
+    """
+    from ..loader.yt8m.list_file import read_list_file
+
+    files: list[str] = []
+    for spec in specs:
+        path = os.path.expanduser(spec)
+        if os.path.isdir(path):
+            found = sorted(glob.glob(os.path.join(path, "*.tfrecord")))
+        elif os.path.isfile(path) and path.lower().endswith((".list", ".txt")):
+            found = read_list_file(path)
+        elif os.path.isfile(path):
+            found = [path]
+        else:
+            found = sorted(glob.glob(path))
+        if not found:
+            raise FileNotFoundError(f"--labels {spec!r}: no file matches (working directory {os.getcwd()})")
+        files.extend(found)
+    return list(dict.fromkeys(files))
+
+
+def load_rating_table(files: Iterable[str], num_classes: int | None = None) -> SegmentRatingTable:
+    """Read the segment ratings of every record of the TFRecord ``files`` (records without ``segment_*`` keys
+    add nothing).
+
+    Raises:
+        CorruptRecordError / SegmentLabelError: a damaged record or broken ``segment_*`` lists (file, record,
+            key: :func:`paddlevideo.loader.yt8m.segments.iter_segment_ratings`).
+        ValueError: a (segment, class) pair rated in two records.
+        OSError: a file cannot be read.
+    """
+    from ..loader.yt8m.segments import iter_segment_ratings
+
+    def records():
+        for path in files:
+            for i, r in enumerate(iter_segment_ratings(path, num_classes=num_classes)):
+                if len(r):
+                    yield f"{path}: record {i}", r.video_id, r.start_times, r.classes, r.scores
+
+    return SegmentRatingTable.from_records(records())
