@@ -18,7 +18,8 @@ def build_dataset(cfg: Mapping[str, Any], mode: str) -> VideoDataset:
 
     The dataset config names its class with ``format`` (PaddleVideo's key). ``mode`` is one of
     train, valid, test. Pipeline steps that take ``num_classes`` and do not set it get
-    ``MODEL.head.num_classes``, so the class count is written once.
+    ``MODEL.head.num_classes``, so the class count is written once; so does a dataset class that takes
+    ``num_classes`` (the segment dataset).
 
     Returns:
         The dataset, checked against the contract the tasks use
@@ -38,7 +39,12 @@ def build_dataset(cfg: Mapping[str, Any], mode: str) -> VideoDataset:
         if num_classes is not None and "num_classes" not in step and step.get("name") in PIPELINES \
                 and "num_classes" in inspect.signature(PIPELINES.get(step["name"])).parameters:
             step["num_classes"] = num_classes
-    return check_dataset(build(dataset_cfgs[mode], DATASETS, key="format", pipeline=steps), f"DATASET.{mode}")
+    dataset_cfg = dataset_cfgs[mode]
+    if num_classes is not None and isinstance(dataset_cfg, Mapping) and "num_classes" not in dataset_cfg \
+            and dataset_cfg.get("format") in DATASETS \
+            and "num_classes" in inspect.signature(DATASETS.get(dataset_cfg["format"])).parameters:
+        dataset_cfg = {**dataset_cfg, "num_classes": num_classes}  # e.g. the segment dataset's label width
+    return check_dataset(build(dataset_cfg, DATASETS, key="format", pipeline=steps), f"DATASET.{mode}")
 
 
 def build_dataloader(dataset: VideoDataset, batch_size: int, num_workers: int = 0, **kwargs: Any) -> DataLoader:

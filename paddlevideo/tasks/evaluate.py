@@ -28,16 +28,16 @@ def build_metric(cfg: Mapping[str, Any], num_classes: int) -> MetricGroup:
     return MetricGroup.from_config(cfg.get("METRIC"), num_classes)
 
 
-def _per_video_entries(batch: Mapping[str, Any]) -> dict[str, Any]:
+def _per_video_entries(batch: Mapping[str, Any]) -> dict[str, np.ndarray]:
     """The batch entries a metric may use besides the labels: those of at most 2 dimensions (``lengths``
-    int64 [B], per-class weights [B, C] ...), as numpy, and the video ids ``id`` when the batch carries them
-    (a list of B strings, e.g. for ``SegmentMAP``'s tie order); frame features [B, T, D] are left out."""
-    out: dict[str, Any] = {}
+    int64 [B], per-class weights [B, C] ...), as numpy, and lists of strings (the segment dataset's ``id``) as
+    numpy str arrays [B]; frame features [B, T, D] are left out."""
+    out: dict[str, np.ndarray] = {}
     for k, v in batch.items():
         if k != "labels" and len(getattr(v, "shape", ())) in (1, 2):
             out[k] = v.numpy() if hasattr(v, "numpy") else np.asarray(v)
-    if isinstance(batch.get("id"), (list, tuple)):
-        out["id"] = list(batch["id"])
+        elif isinstance(v, (list, tuple)) and v and all(isinstance(x, str) for x in v):
+            out[k] = np.asarray(v, dtype=str)
     return out
 
 

@@ -17,9 +17,12 @@ from paddlevideo.loader.yt8m import CorruptRecordError, DataError, proto
 from paddlevideo.loader.yt8m.reader import read_tfrecord
 from paddlevideo.loader.yt8m.segments import (
     SegmentLabelError,
+    SegmentRatings,
     encode_segment_example,
     iter_segment_ratings,
     parse_segment_ratings,
+    segment_examples,
+    segment_matrix,
 )
 from paddlevideo.loader.yt8m.tfrecord import FOOTER_SIZE, HEADER_SIZE, iter_records, write_records
 
@@ -179,3 +182,39 @@ def test_missing_id_is_a_segment_error():
         parse_segment_ratings(msg, path="x.tfrecord", record=0)
     assert str(info.value) == ("x.tfrecord: record 0: id: missing id: no context feature 'id' or 'video_id' "
                                "(found ['segment_labels'])")
+
+
+def test_examples_match_the_starter_reader_byte_for_byte():
+    z = expected()
+    records = list(read_tfrecord(FIXTURE))
+    ratings = list(iter_segment_ratings(FIXTURE, num_classes=3862))
+    got, skipped = [], []
+    for i, (rec, r) in enumerate(zip(records, ratings)):
+        examples, skip = segment_examples(rec, r, num_classes=3862)
+        got += [(i, e) for e in examples]
+        skipped += [(i, s) for s in skip]
+    # The starter's rows: every unique start; the one with no real frame (video 4, start 65) is skipped here.
+    empty = np.flatnonzero(z["example_valid_frames"] == 0)
+    assert skipped == [(int(z["example_video"][k]), int(z["example_start"][k])) for k in empty] == [(4, 65)]
+    kept = np.flatnonzero(z["example_valid_frames"] > 0)
+    assert len(got) == len(kept) == 9
+    for (i, e), k in zip(got, kept):
+        assert i == z["example_video"][k] and e["segment_start"] == z["example_start"][k]
+        assert e["id"].encode() == z["ids"][i]
+        assert len(e["rgb"]) == len(e["audio"]) == z["example_valid_frames"][k]
+        m = segment_matrix(e)
+        assert m.dtype == np.float32 and m.tobytes() == z["example_matrix"][k].tobytes()
+        assert e["labels"].dtype == np.float32 and e["labels"].tobytes() == z["example_labels"][k].tobytes()
+        assert e["label_weights"].tobytes() == z["example_label_weights"][k].tobytes()
+
+
+def test_windows_stop_at_max_frames_and_later_starts_are_skipped():
+    rec = {"id": "v", "rgb": np.arange(302 * 4, dtype=np.int64).astype(np.uint8).reshape(302, 4),
+           "audio": np.zeros((302, 2), np.uint8)}
+    r = SegmentRatings("v", np.array([297, 300, 301, 0]), np.array([1, 1, 2, 2]), np.array([1, 0, 1, 0], np.float32))
+    examples, skipped = segment_examples(rec, r, num_classes=3, feature_names=("rgb", "audio"))
+    assert skipped == [300, 301]
+    assert [int(e["segment_start"]) for e in examples] == [297, 0]
+    np.testing.assert_array_equal(examples[0]["rgb"], rec["rgb"][297:300])   # 3 real frames before row 300
+    assert examples[0]["labels"].tolist() == [0, 1, 0] and examples[0]["label_weights"].tolist() == [0, 1, 0]
+    assert examples[1]["labels"].tolist() == [0, 0, 0] and examples[1]["label_weights"].tolist() == [0, 0, 1]

@@ -27,6 +27,7 @@ import numpy as np
 
 from . import proto
 from .errors import CorruptRecordError, DataError
+from .quantization import dequantize_numpy
 from .reader import ID_KEYS, RecordSchemaError, _decode_id, encode_frame_example
 from .tfrecord import iter_records
 
@@ -34,12 +35,16 @@ __all__ = [
     "END_KEY",
     "LABEL_KEY",
     "SCORE_KEY",
+    "MAX_FRAMES",
     "SEGMENT_KEYS",
+    "SEGMENT_SIZE",
     "START_KEY",
     "SegmentLabelError",
     "SegmentRatings",
     "encode_segment_example",
     "iter_segment_ratings",
+    "segment_examples",
+    "segment_matrix",
     "parse_segment_ratings",
 ]
 
@@ -53,6 +58,10 @@ END_KEY = "segment_end_times"
 SCORE_KEY = "segment_scores"
 #: The three keys the starter reader parses; a record has all of them or none.
 SEGMENT_KEYS = (LABEL_KEY, START_KEY, SCORE_KEY)
+#: Frames per rated segment (the starter reader's ``segment_size``; 5 seconds at 1 frame per second).
+SEGMENT_SIZE = 5
+#: Rows of the starter reader's padded frame matrix (``max_frames``).
+MAX_FRAMES = 300
 
 
 class SegmentLabelError(CorruptRecordError):
@@ -317,3 +326,91 @@ def encode_segment_example(video_id: str | bytes, labels: Iterable[int] | np.nda
             target.SetInParent()
             target.value.extend(np.asarray(values, dtype=np.float32).reshape(-1).tolist())
     return message.SerializeToString(deterministic=True)
+
+
+def segment_examples(record: Mapping[str, Any], ratings: SegmentRatings, *, num_classes: int,
+                     feature_names: Iterable[str] = ("rgb", "audio"), segment_size: int = SEGMENT_SIZE,
+                     max_frames: int = MAX_FRAMES) -> tuple[list[dict[str, Any]], list[int]]:
+    """The training examples of one video: one per distinct rated start time, in order of first occurrence.
+
+    The rule of the starter reader in segment mode (google/youtube-8m ``readers.py``,
+    ``YT8MFrameFeatureReader(segment_labels=True)``; the same in TF Model Garden ``yt8m_input.py``
+    ``_process_segment_and_label``): the video is cut to its first ``max_frames`` frames, and the example of start
+    ``s`` holds frames ``s .. s + segment_size - 1`` of it. Here the frames stay quantized (the model dequantizes)
+    and a window that runs past the video's end holds only its real frames, so ``len(example[name])`` is the
+    number of real frames (the starter pads with rows of 0.0 instead and reports ``num_frames = 5``;
+    :func:`segment_matrix` rebuilds its float matrix from an example).
+
+    A start at or past the video's last kept frame (``s >= min(T, max_frames)``) has no real frame: the starter
+    gathers rows of zeros for it (below 300) or fails (at 300 or beyond). Real files hold such starts; they are
+    skipped and returned so the caller can count them.
+
+    Args:
+        record: a frame-level record dict (``{"id": str, name: uint8[T, D], ...}``, as
+            :func:`paddlevideo.loader.yt8m.reader.frame_decoder` gives).
+        ratings: the record's :class:`SegmentRatings` (:func:`parse_segment_ratings`, with the same ``num_classes``
+            so every class is below it).
+        num_classes: length C of the label vectors (3,862 for the real data).
+        feature_names: frame features to cut (rgb, audio).
+        segment_size: frames per segment (5).
+        max_frames: frames of the video that are kept (300).
+
+    Returns:
+        ``(examples, skipped_starts)``. Each example is ``{"id": str, "segment_start": np.int64,
+        name: uint8[n, D] (n = 1..segment_size real frames), "labels": float32[C] (the score of each class rated
+        at this start, else 0), "label_weights": float32[C] (1.0 at each class rated at this start, else 0)}``;
+        ``skipped_starts`` lists the start times left out, in order of first occurrence.
+
+    Raises:
+        ValueError: a class of ``ratings`` outside ``[0, num_classes)`` (parse with ``num_classes`` to get a
+            :class:`SegmentLabelError` naming the file and record instead).
+
+    Source: docs/segments.md ("Reader rule").
+    """
+    names = list(feature_names)
+    total = min(len(record[names[0]]), int(max_frames))
+    starts, segment_of_pair = ratings.unique_starts()
+    if ratings.classes.size and (ratings.classes.min() < 0 or ratings.classes.max() >= num_classes):
+        raise ValueError(f"video {ratings.video_id!r}: a rated class is outside [0, {num_classes})")
+    examples: list[dict[str, Any]] = []
+    skipped: list[int] = []
+    for j, start in enumerate(starts.tolist()):
+        if start >= total:
+            skipped.append(int(start))
+            continue
+        stop = min(start + int(segment_size), total)
+        pairs = segment_of_pair == j
+        labels = np.zeros(num_classes, np.float32)
+        weights = np.zeros(num_classes, np.float32)
+        labels[ratings.classes[pairs]] = ratings.scores[pairs]
+        weights[ratings.classes[pairs]] = 1.0
+        example: dict[str, Any] = {"id": ratings.video_id, "segment_start": np.int64(start)}
+        for name in names:
+            example[name] = np.ascontiguousarray(record[name][start:stop])
+        example["labels"] = labels
+        example["label_weights"] = weights
+        examples.append(example)
+    return examples, skipped
+
+
+def segment_matrix(example: Mapping[str, Any], feature_names: Iterable[str] = ("rgb", "audio"),
+                   segment_size: int = SEGMENT_SIZE) -> np.ndarray:
+    """The starter reader's ``video_matrix`` row of one example of :func:`segment_examples`.
+
+    Args:
+        example: an example dict with ``uint8[n, D]`` frames under each name, ``n <= segment_size``.
+        feature_names: features to join, in order (rgb then audio gives 1024 + 128 = 1152 columns).
+        segment_size: rows of the result.
+
+    Returns:
+        float32 ``[segment_size, sum D]``: the dequantized features (float32 arithmetic, bit-exact to
+        TensorFlow's), joined along the feature axis, then padded at the end with rows of 0.0.
+
+    Source: google/youtube-8m ``readers.py`` (dequantize, ``resize_axis`` pads after dequantization);
+    docs/segments.md.
+    """
+    parts = [dequantize_numpy(np.asarray(example[name], dtype=np.uint8)) for name in feature_names]
+    joined = np.concatenate(parts, axis=1)
+    out = np.zeros((int(segment_size), joined.shape[1]), np.float32)
+    out[: joined.shape[0]] = joined
+    return out
