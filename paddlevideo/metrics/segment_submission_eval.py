@@ -40,7 +40,7 @@ class SubmissionError(ValueError):
     """
 
     def __init__(self, path: str, line: int, reason: str) -> None:
-        self.path, self.line, self.reason = str(path), int(line), str(reason)
+        self.path, self.line, self.reason = str(path), line, str(reason)
         super().__init__(f"{self.path}: line {self.line}: {self.reason}")
 
     def __reduce__(self):
