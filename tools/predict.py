@@ -18,6 +18,17 @@ line each; the others are predicted. Exit code: 0 when every input was predicted
 skipped (the last line, ``error: skipped N inputs (...)``, names them; the JSON lists them under
 ``"skipped"``) or for a mistake (one ``error:`` line, e.g. an ``--output`` that cannot be written, which is
 checked before anything is predicted).
+
+Segment mode (the 2019 temporal-localisation challenge, ``docs/segment_metric.md``):
+
+    python tools/predict.py --segments --input_file 'data/yt8m/3/frame/test*.tfrecord' --model_file M.json \
+        --segment_label_ids segment_label_ids.csv --batch_size 256 --output submission.csv
+
+scores every 5-frame window of each video (starts 0, 5, ... below ``min(frames, 300)``), keeps the classes of
+``--segment_label_ids`` (Google's ``segment_label_ids.csv``, given by path; ``all`` keeps every class), lets a
+window enter a class only if the class is among its ``--top_k`` (20) scores, keeps the ``--segment_max_pred``
+(100000) best windows per class, and writes the Kaggle CSV ``Class,Segments`` to ``--output``. Memory stays
+bounded whatever the number of videos. ``--batch_size`` counts windows here.
 """
 from __future__ import annotations
 
@@ -46,7 +57,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--cpu_threads", type=int, default=1, help="math-library threads on CPU")
     p.add_argument("--batch_size", type=int, default=1, help="videos per batch (padded to the longest)")
     p.add_argument("--max_frames", type=int, default=None, help="frames kept per video (default: from export)")
-    p.add_argument("--top_k", type=int, default=5, help="classes reported per video")
+    p.add_argument("--top_k", type=int, default=None,
+                   help="classes reported per video (default 5); with --segments, classes a window can enter (20)")
     p.add_argument("--label_file", default=None, help="YouTube-8M vocabulary.csv (columns Index, Name)")
     p.add_argument("--enable_benchmark", default=False, help="warm up, then report per-stage timings", **b)
     p.add_argument("--output", default=None,
@@ -54,6 +66,12 @@ def parse_args(argv=None) -> argparse.Namespace:
                         "lines are then not printed (see --print_results)")
     p.add_argument("--print_results", default=None,
                    help="print each video's result (default: only without --output)", **b)
+    p.add_argument("--segments", default=False, help="segment mode: score 5-frame windows, write the Kaggle CSV "
+                   "(Class,Segments) to --output", **b)
+    p.add_argument("--segment_label_ids", default=None,
+                   help="with --segments: the segment vocabulary csv (segment_label_ids.csv), or 'all'")
+    p.add_argument("--segment_max_pred", type=int, default=100_000,
+                   help="with --segments: windows kept per class (K, default 100000)")
     p.add_argument("--verbose", action="store_true", help="keep Paddle's log lines; print tracebacks")
     return p.parse_args(argv)
 
@@ -85,6 +103,10 @@ def _summary(done: int, skipped, output) -> str:
 
 
 def _predict(args: argparse.Namespace) -> int:
+    if args.segments:
+        return _predict_segments(args)
+    if args.top_k is None:
+        args.top_k = 5
     import paddle
 
     from paddlevideo.inference.export import read_inference_meta
@@ -171,6 +193,90 @@ def _predict(args: argparse.Namespace) -> int:
     line = _summary(done, skipped, args.output)
     if skipped:
         print(line, file=sys.stderr)
+        return 2
+    print(line)
+    return 0
+
+
+def _check_writable(path: str) -> None:
+    """Refuse an ``--output`` that cannot be written, before anything is predicted (creates its directory)."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise IsADirectoryError(21, "is a directory", path)
+    os.makedirs(directory, exist_ok=True)
+    probe = os.path.join(directory, f".{os.path.basename(path)}.probe-{os.getpid()}")
+    with open(probe, "w"):
+        pass
+    os.unlink(probe)
+
+
+def _predict_segments(args: argparse.Namespace) -> int:
+    """Segment mode: every 5-frame window scored, the Kaggle CSV written to ``--output``."""
+    import paddle
+    from tqdm import tqdm
+
+    from paddlevideo.inference.export import read_inference_meta
+    from paddlevideo.inference.inputs import Skipped, iter_input_items
+    from paddlevideo.inference.predictor import InferenceOptions, Predictor
+    from paddlevideo.inference.runner import StageTimer
+    from paddlevideo.inference.segment_predict import predict_segments
+    from paddlevideo.inference.segment_submission import SegmentSubmissionWriter
+    from paddlevideo.metrics.segment_map import load_segment_label_ids
+
+    top_k = 20 if args.top_k is None else args.top_k
+    if args.batch_size < 1 or top_k < 1 or args.cpu_threads < 1 or args.segment_max_pred < 1:
+        raise ValueError("--batch_size, --top_k, --cpu_threads and --segment_max_pred must be >= 1")
+    if not args.output:
+        raise ValueError("--segments needs --output SUBMISSION.csv")
+    if not args.segment_label_ids:
+        raise ValueError("--segments needs --segment_label_ids: the path of segment_label_ids.csv (Google's "
+                         "segment vocabulary), or 'all' to keep every class")
+    model_file, params_file = _paths(args)
+    meta = read_inference_meta(model_file)
+    num_classes = int(meta["num_classes"])
+    classes = None if args.segment_label_ids == "all" else load_segment_label_ids(args.segment_label_ids, num_classes)
+    _check_writable(args.output)
+    segment_size, max_frames = 5, args.max_frames or 300
+    use_gpu = paddle.is_compiled_with_cuda() if args.use_gpu is None else args.use_gpu
+    options = InferenceOptions(use_gpu=use_gpu, gpu_mem=args.gpu_mem, gpu_id=args.gpu_id,
+                               use_tensorrt=args.use_tensorrt, precision=args.precision,
+                               enable_mkldnn=args.enable_mkldnn, cpu_threads=args.cpu_threads,
+                               max_batch_size=args.batch_size, max_frames=segment_size, verbose=args.verbose)
+    predictor = Predictor(model_file, params_file, options, meta)
+    writer = SegmentSubmissionWriter(num_classes, top_k=args.segment_max_pred, per_segment_top_k=top_k,
+                                     classes=classes)
+    skipped = []
+    bar = tqdm(desc="predict", unit="video", leave=False, disable=None)
+
+    def videos():
+        for item in iter_input_items(args.input_file, meta["feature_names"], meta["feature_dims"]):
+            if isinstance(item, Skipped):
+                skipped.append(item)
+                tqdm.write(f"warning: skipped {item.reason}", file=sys.stderr)
+            else:
+                yield item.record
+
+    timer = StageTimer()
+    try:
+        counts = predict_segments(videos(), predictor.run, writer, batch_size=args.batch_size,
+                                  segment_size=segment_size, max_frames=max_frames, timer=timer,
+                                  on_video=lambda _: bar.update(1))
+    finally:
+        bar.close()
+    written = writer.write(args.output)
+    if args.enable_benchmark:
+        sec = timer.seconds
+        print(f"benchmark: {counts['windows']} windows in {timer.batches} batches of up to {args.batch_size}; "
+              f"{counts['windows'] / max(sum(sec.values()), 1e-9):.1f} windows/s "
+              f"(preprocess {sec['preprocess']:.2f} s, "
+              f"inference {sec['inference']:.2f} s, ranking {sec['postprocess']:.2f} s)")
+    line = (f"scored {counts['windows']} windows of {counts['videos']} videos; wrote {written['rows']} class rows, "
+            f"{written['entries']} entries to {args.output}")
+    if skipped:
+        more = f" and {len(skipped) - 5} more" if len(skipped) > 5 else ""
+        names = ", ".join(x.short() for x in skipped[:5]) + more
+        print(f"error: skipped {len(skipped)} input{'s' if len(skipped) != 1 else ''} ({names}); {line}",
+              file=sys.stderr)
         return 2
     print(line)
     return 0
