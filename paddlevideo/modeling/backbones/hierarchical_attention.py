@@ -46,7 +46,6 @@ import paddle.nn as nn
 import paddle.nn.functional as F
 
 from ...utils.types import DropRate, NonNegativeFloat, NonNegativeInt, PositiveInt
-from ..layers.attention import masked_softmax
 from ..registry import BACKBONES
 from .base import FrameBackbone
 
@@ -106,8 +105,14 @@ class WindowAttentionPool(nn.Layer):
         self.norm = nn.LayerNorm(dim)
 
     def weights(self, x: paddle.Tensor, mask: paddle.Tensor) -> paddle.Tensor:
-        """Attention weights float32 ``[B, N, S, Q*H]`` of ``x`` ``[B, N, S, E]`` under ``mask`` ``[B, N, S]``."""
-        return masked_softmax(self.score(x), mask.unsqueeze(-1), axis=2)
+        """Attention weights float32 ``[B, N, S, Q*H]`` of ``x`` ``[B, N, S, E]`` under ``mask`` ``[B, N, S]``.
+
+        A masked softmax over S: masked scores are pushed to -1e30 (their exp is exactly 0 next to any valid
+        score) and the result is multiplied by the mask, so a group without valid positions gets all zeros. One
+        fused softmax instead of :func:`~paddlevideo.modeling.layers.attention.masked_softmax`'s explicit
+        max-shift, whose gradient costs a separate pass (same values)."""
+        valid = mask.unsqueeze(-1).astype(x.dtype)                          # [B, N, S, 1]
+        return F.softmax(self.score(x) - (1.0 - valid) * 1e30, axis=2) * valid
 
     def forward(self, x: paddle.Tensor, mask: paddle.Tensor) -> tuple[paddle.Tensor, paddle.Tensor]:
         """``x`` ``[B, N, S, E]``, ``mask`` ``[B, N, S]`` -> (pooled ``[B, N, Q, E]``, weights ``[B, N, S, Q*H]``)."""
