@@ -114,6 +114,14 @@ class WindowAttentionPool(nn.Layer):
         valid = mask.unsqueeze(-1).astype(x.dtype)                          # [B, N, S, 1]
         return F.softmax(self.score(x) - (1.0 - valid) * 1e30, axis=2) * valid
 
+    def matmul_flops(self, inputs, output) -> float:
+        """FLOPs (2 per multiply-add) of the products of one :meth:`forward` call that are not ``nn.Linear``
+        sublayers (``score`` and ``out`` are): the weighted sums ``2*B*N*S*Q*H*E`` and the per-head value maps
+        ``2*B*N*Q*H*E*d``. ``inputs`` are the forward's ``(x, mask)``; for FLOP counters (benchmarks/_common.py)."""
+        b, n, s, e = (int(v) for v in inputs[0].shape)
+        qh = self.queries * self.heads
+        return 2.0 * b * n * s * qh * e + 2.0 * b * n * qh * e * self.head_dim
+
     def forward(self, x: paddle.Tensor, mask: paddle.Tensor) -> tuple[paddle.Tensor, paddle.Tensor]:
         """``x`` ``[B, N, S, E]``, ``mask`` ``[B, N, S]`` -> (pooled ``[B, N, Q, E]``, weights ``[B, N, S, Q*H]``)."""
         q, h, e = self.queries, self.heads, self.dim
