@@ -288,3 +288,32 @@ def test_visualize_attention_tool_draws_the_weights(tiny_weights, tmp_path):
     pngs = sorted(p.name for p in (tmp_path / "att").glob("*.png"))
     assert pngs == sorted(f"HierarchicalAttention_tiny_{rec['id']}_attention.png" for rec in records)
     assert r.stdout.count("rgb peak at frame") == 2 and r.stdout.count("audio peak at frame") == 2
+
+
+def test_flop_count_of_the_full_config_follows_the_formula():
+    """benchmarks/_common.count_matmul_flops (Linear hooks + the poolings' declared products) against the formula of
+    docs/hierarchical_attention.md for one 300-frame video: 0.7494 GFLOP."""
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    try:
+        import _common
+    finally:
+        sys.path.pop(0)
+    from paddlevideo.modeling.builder import build_model
+
+    model = build_model(load_config(FULL)["MODEL"])
+    t, e, h, w, q = 300, 512, 8, 4, 4
+    batch = {"rgb": paddle.zeros([1, t, 1024], "uint8"), "audio": paddle.zeros([1, t, 128], "uint8"),
+             "lengths": paddle.to_tensor(np.array([t], np.int64))}
+    counted = _common.count_matmul_flops(model, batch)["total"]
+    fc = 2 * t * (1024 + 128) * e
+    per_modality, n = 0, t
+    for _ in range(3):                                       # 300 -> 75 -> 19 -> 5 positions
+        windows = -(-n // w)
+        per_modality += 2 * windows * w * e * h * 2          # scores + weighted sums over the padded windows
+        per_modality += 2 * windows * e * e * 2              # value maps + output projection, once per window
+        n = windows
+    per_modality += 2 * n * e * q * h * 2 + 2 * q * e * e * 2   # the final pooling over the 5 top positions
+    head = 2 * (4096 * 8192 + 8192 * 4096 + 4096 * 3862)
+    expected = fc + 2 * per_modality + head
+    assert counted == expected
+    assert round(expected / 1e9, 4) == 0.7494
