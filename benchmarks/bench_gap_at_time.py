@@ -10,10 +10,11 @@ always goes to the config with the least training time so far, so all configs se
 training time of an epoch is the one ``main.py`` logs (``epoch E done: ... in S s``): the training loop alone,
 without start-up and validation.
 
-The first config is the reference: it trains its config's ``epochs``; its total training time is the budget. The
-others train while their time stays within the budget (at most ``--max_epochs``). Reported per config: every
-epoch's cumulative time and validation GAP, the GAP of the last epoch within the budget and the best GAP within
-it (the checkpoint ``main.py`` keeps as ``<model_name>_best.pdparams``), and the load average.
+The first config is the reference: it trains its config's ``epochs`` (or ``--ref_epochs``); its total training
+time is the budget. The others train while their time stays within the budget (at most ``--max_epochs``).
+Reported per config: every epoch's cumulative time and validation GAP, the GAP of the last epoch within the
+budget and the best GAP within it (the checkpoint ``main.py`` keeps as ``<model_name>_best.pdparams``), and the
+load average.
 """
 from __future__ import annotations
 
@@ -36,6 +37,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--configs", nargs="+", default=DEFAULT_CONFIGS, help="the first is the reference")
     p.add_argument("--out_dir", default="output/gap_at_time", help="one run folder per config below it")
+    p.add_argument("--ref_epochs", type=int, default=None,
+                   help="epochs of the reference (default: its config's epochs); sets the time budget")
     p.add_argument("--max_epochs", type=int, default=30, help="epoch cap of the non-reference configs")
     p.add_argument("--timeout", type=float, default=3600, help="seconds allowed for one epoch's call")
     p.add_argument("--json", default=None, help="also write the JSON result here")
@@ -68,7 +71,7 @@ def main(argv=None) -> int:
 
     configs = [os.path.abspath(c) for c in args.configs]
     names = [str(load_config(c)["model_name"]) for c in configs]
-    ref_epochs = int(load_config(configs[0]).get("epochs", 1))
+    ref_epochs = args.ref_epochs or int(load_config(configs[0]).get("epochs", 1))
     runs = {n: [] for n in names}
     spent = dict.fromkeys(names, 0.0)
     active = set(names)
