@@ -142,9 +142,10 @@ class HierarchicalAttention(FrameBackbone):
         feature_names, feature_dims, dequantize_input: the modalities, see :class:`FrameBackbone`.
         embedding_size: E, width of the frame embeddings and of every pooled vector (full config: 512).
         heads: H, attention heads of every pooling; E must be divisible by it (full config: 8).
-        window: w, positions pooled into one at each level (>= 2; full config: 4).
-        levels: L, window levels before the final pooling (>= 0; full config 3: 300 frames -> 75 -> 19 -> 5).
-            Fixed, not derived from the padded length, so that padding never changes the tree.
+        window: w, positions pooled into one at each level (>= 2; the configs: 16).
+        levels: L, window levels before the final pooling (>= 0; the configs: 1, 300 frames -> 19 segments; 3 with
+            window 4 would give 300 -> 75 -> 19 -> 5). Fixed, not derived from the padded length, so that padding
+            never changes the tree.
         final_queries: Q, learned queries of the final pooling; each modality gives Q*E values (full config: 4).
         activation: of the frame embedding FC, ``tanh`` (as AttentionLSTM), ``relu`` or ``gelu``.
         position_scale: initial value of the learned scale gamma of the sinusoidal position encoding (0 starts
