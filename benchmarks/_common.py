@@ -232,16 +232,19 @@ def count_matmul_flops(model: Any, batch: Mapping[str, Any]) -> dict[str, float]
 
     Counts ``nn.Linear`` (``2 * rows * in * out``) and ``nn.LSTM`` (per layer and direction, per *computed*
     step, i.e. ``B * T_padded``: ``2 * 4H * (in + H)``) through forward post-hooks, so it needs no
-    model-specific code; element-wise work (activations, gates, softmax, attention sums written with
-    ``paddle.matmul``) is not counted. One multiply-add = 2 FLOPs.
+    model-specific code; element-wise work (activations, gates, softmax) is not counted. Products written with
+    ``paddle.matmul`` inside a layer are counted only when that layer declares them through a method
+    ``matmul_flops(inputs, output) -> float`` (e.g. the attention poolings of HierarchicalAttention); otherwise they
+    are missed. One multiply-add = 2 FLOPs.
 
     Returns:
-        ``{"linear": flops, "lstm": flops, "total": flops}`` for the whole batch.
+        ``{"linear": flops, "lstm": flops, "other": flops, "total": flops}`` for the whole batch (``other``: the
+        declared ``matmul_flops``).
     """
     import paddle
     import paddle.nn as nn
 
-    counts = {"linear": 0.0, "lstm": 0.0}
+    counts = {"linear": 0.0, "lstm": 0.0, "other": 0.0}
 
     def on_linear(layer, inputs, output):
         x = inputs[0]
@@ -256,12 +259,17 @@ def count_matmul_flops(model: Any, batch: Mapping[str, Any]) -> dict[str, float]
             width = layer.input_size if i == 0 else h * dirs
             counts["lstm"] += dirs * 2.0 * b * t * 4 * h * (width + h)
 
+    def on_declared(layer, inputs, output):
+        counts["other"] += float(layer.matmul_flops(inputs, output))
+
     handles = []
     for layer in model.sublayers(include_self=True):
         if isinstance(layer, nn.Linear):
             handles.append(layer.register_forward_post_hook(on_linear))
         elif isinstance(layer, nn.LSTM):
             handles.append(layer.register_forward_post_hook(on_lstm))
+        if callable(getattr(layer, "matmul_flops", None)):
+            handles.append(layer.register_forward_post_hook(on_declared))
     was_training = model.training
     model.eval()
     try:
@@ -272,5 +280,5 @@ def count_matmul_flops(model: Any, batch: Mapping[str, Any]) -> dict[str, float]
             hd.remove()
         if was_training:
             model.train()
-    counts["total"] = counts["linear"] + counts["lstm"]
+    counts["total"] = counts["linear"] + counts["lstm"] + counts["other"]
     return counts

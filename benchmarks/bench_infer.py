@@ -1,7 +1,7 @@
 """Latency of the exported model on Paddle Inference next to ``paddle.jit.load`` and the eager
 (dynamic-graph) model, side by side, and the padding waste of variable-length batches.
 
-    OMP_NUM_THREADS=1 python benchmarks/bench_infer.py                       # demo + full config, B=1 and 32, T=300
+    OMP_NUM_THREADS=1 python benchmarks/bench_infer.py    # AttentionLSTM + HierarchicalAttention, demo + full, B=1, 32
     python benchmarks/bench_infer.py --configs configs/.../attention_lstm_youtube8m_demo.yaml --batch_sizes 1 8 \
         --frames 150 --repeats 5 --device cpu --threads 2
 
@@ -32,7 +32,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 DEFAULT_CONFIGS = ["configs/recognition/attention_lstm/attention_lstm_youtube8m_demo.yaml",
-                   "configs/recognition/attention_lstm/attention_lstm_youtube8m.yaml"]
+                   "configs/recognition/attention_lstm/attention_lstm_youtube8m.yaml",
+                   "configs/recognition/hierarchical_attention/hierarchical_attention_youtube8m_demo.yaml",
+                   "configs/recognition/hierarchical_attention/hierarchical_attention_youtube8m.yaml"]
 
 
 def parse_args(argv=None) -> argparse.Namespace:

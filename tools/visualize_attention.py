@@ -5,8 +5,9 @@
         data/yt8m/sample/frame/sample_validate0000.tfrecord
     python tools/visualize_attention.py -c CONFIG -w WEIGHTS --input_file data/example.pkl --label_file vocabulary.csv
 
-AttentionLSTM: one curve per modality over time. AttentionCluster: a units x frames heat map per
-modality. Beside the plot: the video's top-k predictions (names from ``--label_file``) and its true labels.
+AttentionLSTM and HierarchicalAttention: one curve per modality over time. AttentionCluster: a units x frames
+heat map per modality. Any backbone that implements ``attention_weights`` works (docs/contributing.md).
+Beside the plot: the video's top-k predictions (names from ``--label_file``) and its true labels.
 Writes ``<output_dir>/<model_name>_<video id>_attention.png`` for each of the first ``--max_videos`` videos of
 the input.
 ``--input_file`` takes what ``tools/predict.py`` takes (pkl, tfrecord, list file, directory or glob).

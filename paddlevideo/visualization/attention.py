@@ -5,7 +5,8 @@ The model is not hooked: the backbone exposes its weights through a documented m
 
 * ``[B, T]`` for AttentionLSTM (one softmax over time per modality) -> drawn as one curve per modality;
 * ``[B, N, T]`` for AttentionCluster (N attention units per modality) -> drawn as an N x T heat map per
-  modality.
+  modality;
+* ``[B, T]`` for HierarchicalAttention too: the product of its attention weights down its tree of windows.
 
 What is drawn depends only on the rank of those tensors, never on the model's name. Each row sums to 1
 over the valid frames; frames are YouTube-8M's one per second, so the x axis is seconds from the start.
@@ -65,7 +66,8 @@ def compute_attention(model: Any, records: Sequence[Mapping[str, Any]], max_fram
     backbone = getattr(model, "backbone", None)
     if not callable(getattr(backbone, "attention_weights", None)):
         raise ValueError(f"backbone {type(backbone).__name__} has no attention_weights(features, lengths) method; "
-                         "only attention models (AttentionLSTM, AttentionCluster) can be visualised")
+                         "only backbones with attention (e.g. AttentionLSTM, AttentionCluster, HierarchicalAttention) "
+                         "can be visualised")
     names = list(model.feature_names)
     truncate = TruncateFrames(max_frames)
     results: list[AttentionResult] = []

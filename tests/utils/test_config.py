@@ -171,7 +171,8 @@ def test_unknown_names_and_options_keep_their_did_you_mean_hints_with_the_key_pa
     with pytest.raises(ConfigError) as e:
         _load_and_check(["MODEL.backbone.name=AttentionLTSM"])
     assert str(e.value) == ("-o MODEL.backbone.name: unknown backbone 'AttentionLTSM'. Did you mean 'AttentionLSTM'? "
-                            "Valid names: AttentionCluster, AttentionLSTM, DBoF, NeXtVLAD, NetFV, NetVLAD, SoftDBoW")
+                            "Valid names: AttentionCluster, AttentionLSTM, DBoF, HierarchicalAttention, "
+                            "NeXtVLAD, NetFV, NetVLAD, SoftDBoW")
     with pytest.raises(ConfigError, match=r"^-o MODEL.head: head 'MLPHead' needs the option 'num_classes'"):
         _load_and_check(["MODEL.head={name: MLPHead}"])
 

@@ -1,5 +1,13 @@
 """Frame-level backbones: :class:`FrameBackbone` (the contract) and the registered models built on it."""
-from . import attention_cluster, attention_lstm, dbof, learnable_pooling, netvlad, nextvlad  # noqa: F401  (registration)
+from . import (  # noqa: F401  (registration)
+    attention_cluster,
+    attention_lstm,
+    dbof,
+    hierarchical_attention,
+    learnable_pooling,
+    netvlad,
+    nextvlad,
+)
 from .base import FrameBackbone, frame_input_spec
 
 __all__ = ["FrameBackbone", "frame_input_spec"]
