@@ -17,6 +17,7 @@ from ..loader.datasets.protocol import VideoDataset
 from ..metrics.base import BestRule
 from ..metrics.group import MetricGroup
 from ..modeling import build_model
+from ..modeling.size import model_size
 from ..solver import build_optimizer
 from ..utils.atomic import atomic_write
 from ..utils.checkpoint import load_weights, save_atomic
@@ -167,6 +168,7 @@ def train_model(cfg: Mapping[str, Any], validate: bool = False, weights: str | N
     amp_cfg = _amp_settings(amp, amp_level)
 
     model = build_model(cfg["MODEL"])
+    logger.info(f"model size: {model_size(model).describe()}")
     num_classes = int(model.head.num_classes)
     train_set = build_dataset(cfg, "train")
     train_set.set_batch_size(batch_size)
