@@ -96,6 +96,12 @@ def resolve_configs(models: list[str] | None, configs: list[str] | None, root: s
     return out
 
 
+def _shown_path(path: str) -> str:
+    """``path`` relative to the repository when it lies inside it, else as given."""
+    rel = os.path.relpath(os.path.abspath(path), _common.ROOT)
+    return path if rel.startswith(os.pardir) else rel
+
+
 def _quiet_logger(out_dir: str) -> None:
     """The package logger writes ``<out_dir>/train.log``; the console shows warnings only."""
     from paddlevideo.utils.logger import setup_logger
@@ -136,7 +142,7 @@ def bench_config(path: str, args: argparse.Namespace, out_root: str) -> dict[str
     metrics = evaluate(model, loader, metric, "valid", valid_set)
     size = model_size(model)
     return {"model_name": cfg["model_name"], "backbone": cfg["MODEL"]["backbone"]["name"],
-            "config": os.path.relpath(path, _common.ROOT) if os.path.isabs(path) else path,
+            "config": _shown_path(path),
             "gap": metrics.get("gap"), "hit_at_one": metrics.get("hit_at_one"), "map": metrics.get("map"),
             "valid_videos": int(metrics["num_videos"]), "train_videos": int(summary["videos"]),
             "step_seconds": summary["step_seconds"],
