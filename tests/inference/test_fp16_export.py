@@ -138,3 +138,17 @@ def test_library_refuses_unknown_precision_before_writing(tmp_path, tiny_weights
     with pytest.raises(ValueError, match="unknown precision 'int8'; valid: fp32, fp16"):
         export_model(TINY_CFG, str(tmp_path / "x"), weights=tiny_weights, precision="int8")
     assert not (tmp_path / "x").exists()
+
+
+def test_weight_beyond_float16_range_is_refused_by_name(tmp_path, tiny_weights):
+    state = paddle.load(tiny_weights)
+    key = "head.fcs.0.weight" if "head.fcs.0.weight" in state else sorted(state)[-1]
+    big = state[key].numpy()
+    big[0, 0] = 1e6
+    state[key] = paddle.to_tensor(big)
+    path = str(tmp_path / "big.pdparams")
+    paddle.save(state, path)
+    with pytest.raises(ValueError, match=r"big\.pdparams: parameter \S+ holds 1e\+06, beyond the "
+                                         r"float16 range \(\+-65504\); export it with --precision fp32$"):
+        export_model(TINY_CFG, str(tmp_path / "out"), weights=path, precision="fp16")
+    assert not (tmp_path / "out" / "TinyAttentionLSTM.json").exists()
