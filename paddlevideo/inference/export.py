@@ -246,7 +246,8 @@ def export_model(cfg: Mapping[str, Any], output_dir: str, weights: str | None = 
         if precision == "fp16":
             from .fp16 import convert_weights_to_fp16
 
-            convert_weights_to_fp16(fp32_prefix, prefix, source=weights or "the random weights")
+            convert_weights_to_fp16(fp32_prefix, prefix, source=weights or "the random weights",
+                                    param_names={p.name: k for k, p in model.named_parameters()})
             diff = _self_check(prefix, tensors, eager, FP16_SELF_CHECK_ATOL)
 
     meta = {

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -28,13 +29,16 @@ __all__ = ["FP16_MAX", "convert_weights_to_fp16"]
 FP16_MAX = float(np.finfo(np.float16).max)
 
 
-def convert_weights_to_fp16(src_prefix: str, dst_prefix: str, source: str | None = None) -> int:
+def convert_weights_to_fp16(src_prefix: str, dst_prefix: str, source: str | None = None,
+                            param_names: Mapping[str, str] | None = None) -> int:
     """Write ``<dst_prefix>.json`` / ``.pdiparams``: the program of ``<src_prefix>`` with float16-stored weights.
 
     Args:
         src_prefix: an exported float32 model (``paddle.jit.save`` output, PIR ``.json`` + ``.pdiparams``).
         dst_prefix: where to write the converted model (its directory must exist; may not equal ``src_prefix``).
         source: how error messages name the weights (default ``<src_prefix>.pdiparams``).
+        param_names: ``{program parameter name: state_dict key}`` for error messages (e.g. from the eager model's
+            ``named_parameters()``); without it messages give the program's names (``linear_0.w_0``).
 
     Returns:
         The number of parameters converted (float32 ones; parameters of other dtypes are kept as they are).
@@ -69,7 +73,8 @@ def convert_weights_to_fp16(src_prefix: str, dst_prefix: str, source: str | None
                     weights = np.array(tensor)
                     peak = float(np.max(np.abs(weights))) if weights.size else 0.0
                     if not peak <= FP16_MAX:
-                        raise ValueError(f"{source or src_prefix + '.pdiparams'}: parameter {name} holds {peak:.6g}, "
+                        shown = f"{param_names[name]} ({name})" if param_names and name in param_names else name
+                        raise ValueError(f"{source or src_prefix + '.pdiparams'}: parameter {shown} holds {peak:.6g}, "
                                          f"beyond the float16 range (+-{FP16_MAX:g}); export it with --precision fp32")
                     pir.set_insertion_point_after(op)
                     probe = paddle.cast(value, "float16")       # only to obtain the float16 tensor type
