@@ -5,6 +5,7 @@
     python tools/export_model.py -c CONFIG -p WEIGHTS -o OUT --onnx          # also OUT/<model_name>.onnx
     python tools/export_model.py -c CONFIG -p WEIGHTS -o OUT --override MODEL.head.num_classes=100
     python tools/export_model.py -c CONFIG --random_weights -o OUT           # untrained model, for benchmarks
+    python tools/export_model.py -c CONFIG -p WEIGHTS -o OUT --precision fp16  # float16 weights (half the size)
 
 ``-p`` takes this package's checkpoints and PaddleVideo's AttentionLSTM ``.pdparams`` (renamed on load); without
 it the tool refuses, unless ``--random_weights`` asks for the untrained model. As in PaddleVideo, ``-o`` is the
@@ -38,21 +39,27 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="override a config key (repeatable); the value is parsed as YAML (main.py's -o)")
     p.add_argument("--onnx", action="store_true", help="also write <model_name>.onnx (needs paddle2onnx, onnx)")
     p.add_argument("--onnx_opset", type=int, default=17, help="ONNX opset version (default 17)")
+    p.add_argument("--precision", default="fp32", metavar="{fp32,fp16}",
+                   help="dtype the weights are stored in (default fp32). fp16 halves the .pdiparams; the program "
+                        "still computes in float32, so the CPU predictor runs it (docs/inference.md)")
     p.add_argument("--verbose", action="store_true", help="keep Paddle's log lines; print tracebacks")
     return p.parse_args(argv)
 
 
 def _export(args: argparse.Namespace) -> int:
-    from paddlevideo.inference.export import export_model
+    from paddlevideo.inference.export import EXPORT_PRECISIONS, export_model
     from paddlevideo.utils.config import load_config
 
+    if args.precision not in EXPORT_PRECISIONS:
+        raise ValueError(f"--precision {args.precision!r} is not one of {', '.join(EXPORT_PRECISIONS)}")
     if args.weights is None and not args.random_weights:
         raise ValueError("no weights given: pass the trained .pdparams with -p (or --random_weights to export an "
                          "untrained model on purpose)")
     if args.weights is not None and args.random_weights:
         raise ValueError("-p and --random_weights contradict each other; give one of them")
     cfg = load_config(args.config, args.override)
-    result = export_model(cfg, args.output_path, weights=args.weights, onnx=args.onnx, onnx_opset=args.onnx_opset)
+    result = export_model(cfg, args.output_path, weights=args.weights, onnx=args.onnx, onnx_opset=args.onnx_opset,
+                          precision=args.precision)
     print(f"model:       {result.model_file}")
     print(f"params:      {result.params_file}")
     print(f"description: {result.meta_file}")
@@ -62,6 +69,7 @@ def _export(args: argparse.Namespace) -> int:
     print(f"inputs {meta['input_names']} ({meta['input_dtypes']}), output probabilities [batch, "
           f"{meta['num_classes']}]; reloaded program matches the eager model (max diff "
           f"{result.self_check_max_abs_diff:.2g})")
+    print(result.describe_size())
     return 0
 
 

@@ -12,6 +12,9 @@ Files written to ``output_dir`` (prefix = ``model_name`` of the config):
   ``num_classes``), see :func:`inference_meta_path`;
 * optionally ``<prefix>.onnx`` (:mod:`paddlevideo.inference.onnx_export`).
 
+With ``precision="fp16"`` the weights are stored in float16 and the program computes in float32
+(:mod:`paddlevideo.inference.fp16`): half the ``.pdiparams``, and the CPU predictor runs it.
+
 Follows ``paddle.jit.to_static(..., full_graph=True)`` + ``paddle.jit.save`` as verified in
 docs/paddle3_notes.md#export-pir-json-and-pdiparams.
 """
@@ -31,13 +34,19 @@ import yaml
 
 from ..loader.pipelines import inference_steps
 from ..modeling import build_model
+from ..modeling.size import ModelSize, model_size
 from ..utils.checkpoint import load_weights
 
-__all__ = ["ExportError", "ExportResult", "InferenceModule", "build_eval_model", "export_model",
+__all__ = ["EXPORT_PRECISIONS", "ExportError", "ExportResult", "InferenceModule", "build_eval_model", "export_model",
            "inference_meta_path", "prepare_output_dir", "read_inference_meta", "dummy_inputs"]
 
 #: Tolerance of the export self-check (static program vs eager model on a padded dummy batch).
 SELF_CHECK_ATOL = 1e-5
+#: Tolerance of the self-check of a ``precision="fp16"`` export (float16-rounded weights, float32 compute):
+#: probabilities within 1e-2 of the eager float32 model. Measured differences are in docs/inference.md.
+FP16_SELF_CHECK_ATOL = 1e-2
+#: ``precision`` values of :func:`export_model` and the dtype the weights are stored in.
+EXPORT_PRECISIONS = {"fp32": "float32", "fp16": "float16"}
 
 
 class ExportError(RuntimeError):
@@ -72,6 +81,17 @@ class ExportResult:
     meta: dict[str, Any]
     self_check_max_abs_diff: float
     onnx_file: str | None = None
+    size: ModelSize | None = None
+    params_bytes: int = 0
+    precision: str = "fp32"
+
+    def describe_size(self) -> str:
+        """``model size: <count> parameters (...), <MB> (float32); written <file>: <MB> (<dtype> weights)``."""
+        from ..modeling.size import format_megabytes
+
+        head = f"model size: {self.size.describe()}; " if self.size is not None else ""
+        return (f"{head}written {os.path.basename(self.params_file)}: {format_megabytes(self.params_bytes)} "
+                f"({EXPORT_PRECISIONS[self.precision]} weights)")
 
 
 def build_eval_model(model_cfg: Mapping[str, Any], weights: str | None = None) -> nn.Layer:
@@ -173,7 +193,7 @@ def _max_abs_diff(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def export_model(cfg: Mapping[str, Any], output_dir: str, weights: str | None = None,
-                 onnx: bool = False, onnx_opset: int = 17) -> ExportResult:
+                 onnx: bool = False, onnx_opset: int = 17, precision: str = "fp32") -> ExportResult:
     """Export the model of ``cfg`` (with ``weights``) for Paddle Inference.
 
     Args:
@@ -184,17 +204,25 @@ def export_model(cfg: Mapping[str, Any], output_dir: str, weights: str | None = 
         onnx: also write ``<prefix>.onnx`` through paddle2onnx, with the LSTM ``sequence_lens`` patched
             (see :mod:`paddlevideo.inference.onnx_export`).
         onnx_opset: ONNX opset version.
+        precision: ``fp32`` (default) or ``fp16``: weights stored in float16, computation in float32
+            (:func:`paddlevideo.inference.fp16.convert_weights_to_fp16`); the ONNX file is then made from the
+            float16-weight program too.
 
     Returns:
-        :class:`ExportResult`. Before returning, the saved program is loaded back with ``paddle.jit.load``
-        and run on a padded dummy batch; its probabilities must equal the eager model's within 1e-5.
+        :class:`ExportResult` (with the model's :class:`~paddlevideo.modeling.size.ModelSize` and the bytes of
+        the written ``.pdiparams``). Before returning, the saved program is loaded back with ``paddle.jit.load``
+        and run on a padded dummy batch; its probabilities must equal the eager model's within 1e-5
+        (:data:`FP16_SELF_CHECK_ATOL` for fp16).
 
     Raises:
+        ValueError: unknown ``precision`` (before any work).
         ExportError: ``output_dir`` is a file or cannot be written (before any work), the self-check fails,
             or the ONNX conversion fails.
         CheckpointError / ValueError / KeyError: bad weights or config.
         ImportError: ``onnx=True`` without paddle2onnx / onnx installed (message names the pip command).
     """
+    if precision not in EXPORT_PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; valid: {', '.join(EXPORT_PRECISIONS)}")
     model_name = str(cfg["model_name"])
     prepare_output_dir(output_dir)
     model = build_eval_model(cfg["MODEL"], weights)
@@ -202,26 +230,25 @@ def export_model(cfg: Mapping[str, Any], output_dir: str, weights: str | None = 
     wrapper = InferenceModule(model)
     wrapper.eval()
     prefix = os.path.join(output_dir, model_name)
-    # dy2static's harmless "Tensor do not have 'place'" (docs/paddle3_notes.md#console-noise)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Tensor do not have 'place'")
-        static = paddle.jit.to_static(wrapper, input_spec=[list(specs[:-1]), specs[-1]], full_graph=True)
-        paddle.jit.save(static, prefix)
     model_file, params_file = prefix + ".json", prefix + ".pdiparams"
-    if not (os.path.isfile(model_file) and os.path.isfile(params_file)):
-        raise ExportError(f"paddle.jit.save did not write {model_file} and {params_file}")
-
     inputs = dummy_inputs(specs)
     tensors = [paddle.to_tensor(a) for a in inputs]
     with paddle.no_grad():
         eager = model.infer_forward(*tensors).numpy()
-        loaded = paddle.jit.load(prefix)
-        loaded.eval()
-        static_out = loaded(*tensors).numpy()  # the loaded program takes the flattened inputs
-    diff = _max_abs_diff(eager, static_out)
-    if eager.shape != static_out.shape or not diff <= SELF_CHECK_ATOL:
-        raise ExportError(f"{model_file}: the exported program gives {static_out.shape} probabilities differing by "
-                          f"{diff:.3g} from the eager model {eager.shape} (tolerance {SELF_CHECK_ATOL})")
+    with tempfile.TemporaryDirectory(prefix=".export-", dir=output_dir) as tmp:
+        fp32_prefix = prefix if precision == "fp32" else os.path.join(tmp, model_name)
+        # dy2static's harmless "Tensor do not have 'place'" (docs/paddle3_notes.md#console-noise)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Tensor do not have 'place'")
+            static = paddle.jit.to_static(wrapper, input_spec=[list(specs[:-1]), specs[-1]], full_graph=True)
+            paddle.jit.save(static, fp32_prefix)
+        diff = _self_check(fp32_prefix, tensors, eager, SELF_CHECK_ATOL)
+        if precision == "fp16":
+            from .fp16 import convert_weights_to_fp16
+
+            convert_weights_to_fp16(fp32_prefix, prefix, source=weights or "the random weights",
+                                    param_names={p.name: k for k, p in model.named_parameters()})
+            diff = _self_check(prefix, tensors, eager, FP16_SELF_CHECK_ATOL)
 
     meta = {
         "model_name": model_name,
@@ -236,6 +263,7 @@ def export_model(cfg: Mapping[str, Any], output_dir: str, weights: str | None = 
         "pipeline": inference_steps(_test_pipeline(cfg)),
         "model_file": os.path.basename(model_file),
         "params_file": os.path.basename(params_file),
+        "weights_dtype": EXPORT_PRECISIONS[precision],
     }
     onnx_file = None
     if onnx:
@@ -247,4 +275,28 @@ def export_model(cfg: Mapping[str, Any], output_dir: str, weights: str | None = 
     meta_file = inference_meta_path(model_file)
     with open(meta_file, "w", encoding="utf-8") as f:
         yaml.safe_dump(meta, f, sort_keys=False)
-    return ExportResult(model_file, params_file, meta_file, meta, diff, onnx_file)
+    return ExportResult(model_file, params_file, meta_file, meta, diff, onnx_file, size=model_size(model),
+                        params_bytes=os.path.getsize(params_file), precision=precision)
+
+
+def _self_check(prefix: str, tensors: list[paddle.Tensor], eager: np.ndarray, atol: float) -> float:
+    """Load ``<prefix>.json`` with ``paddle.jit.load``, run it on ``tensors`` and compare with ``eager``.
+
+    Returns:
+        The largest absolute difference of the probabilities.
+
+    Raises:
+        ExportError: the files are missing, or the shapes differ or the difference exceeds ``atol``.
+    """
+    model_file, params_file = prefix + ".json", prefix + ".pdiparams"
+    if not (os.path.isfile(model_file) and os.path.isfile(params_file)):
+        raise ExportError(f"paddle.jit.save did not write {model_file} and {params_file}")
+    with paddle.no_grad():
+        loaded = paddle.jit.load(prefix)
+        loaded.eval()
+        static_out = loaded(*tensors).numpy()  # the loaded program takes the flattened inputs
+    diff = _max_abs_diff(eager, static_out)
+    if eager.shape != static_out.shape or not diff <= atol:
+        raise ExportError(f"{model_file}: the exported program gives {static_out.shape} probabilities differing by "
+                          f"{diff:.3g} from the eager model {eager.shape} (tolerance {atol})")
+    return diff

@@ -69,6 +69,9 @@ class EpochContext:
         amp / scaler: mixed precision settings and the ``paddle.amp.GradScaler`` (None without AMP).
         on_log: called as ``on_log(global_step, {"loss": ..., "lr": ...})`` at every log line
             (VisualDL scalars, :class:`paddlevideo.utils.visualdl.ScalarWriter`).
+        deadline: a ``time.perf_counter()`` value; when a step ends at or after it, the epoch ends there
+            (the wall-time budget ``max_train_seconds``). None: no limit. Only honoured when ``num_steps``
+            is None, since ranks that must take equal step counts cannot each stop on their own clock.
     """
 
     net: paddle.nn.Layer
@@ -84,6 +87,7 @@ class EpochContext:
     amp: AmpSettings = field(default_factory=AmpSettings)
     scaler: Any | None = None
     on_log: Callable[[int, dict[str, float]], None] | None = None
+    deadline: float | None = None
 
 
 def iterate_batches(loader: Iterable[Any], dataset: VideoDataset | None = None) -> Iterator[Any]:
@@ -170,7 +174,8 @@ def train_one_epoch(ctx: EpochContext, epoch: int, global_step: int = 0, checkpo
 
     Returns:
         ``{"global_step", "steps", "videos" (this rank), "seconds", "loss" (last finite loss),
-        "last_batch" (this rank's last batch with data, or None)}``.
+        "last_batch" (this rank's last batch with data, or None), "timed_out" (the epoch ended at
+        ``ctx.deadline`` before the loader was exhausted)}``.
 
     Raises:
         TrainingDiverged: the loss is NaN or Inf. On CPU it is checked every step before the optimizer
@@ -194,6 +199,8 @@ def train_one_epoch(ctx: EpochContext, epoch: int, global_step: int = 0, checkpo
     sync_every = 1 if paddle.get_device().startswith("cpu") else log_interval
     nonfinite, value = None, float("nan")
     logged = 0
+    deadline = ctx.deadline if num_steps is None else None
+    timed_out = False
 
     def log_step(step: int, value: float) -> None:
         elapsed = time.perf_counter() - tic
@@ -246,13 +253,18 @@ def train_one_epoch(ctx: EpochContext, epoch: int, global_step: int = 0, checkpo
         if step % log_interval == 0:
             log_step(step, value)
             logged = step
+        if deadline is not None and time.perf_counter() >= deadline:
+            timed_out = True
+            break
     if nonfinite is not None:
         value = float(loss.item())
         _check_finite(nonfinite, value, epoch, step, global_step, sync_every, checkpoint_hint)
-    if step and not logged:
-        log_step(step, value)   # log_interval exceeds this epoch's steps: still one line per epoch
-    if num_steps is not None and next(batches, None) is not None:
+    if step and (not logged or (timed_out and logged != step)):
+        log_step(step, value)   # log_interval exceeds this epoch's steps, or the time is up: a line for the end
+    if timed_out:
+        batches.close()         # stops the loader's workers (iterate_batches' finally)
+    elif num_steps is not None and next(batches, None) is not None:
         raise RuntimeError(f"the training loader gave more than the {num_steps} batches planned for epoch "
                            f"{epoch}; did the data files change during training?")
     return {"global_step": global_step + step, "steps": step, "videos": videos,
-            "seconds": time.perf_counter() - tic, "loss": last_loss, "last_batch": last_batch}
+            "seconds": time.perf_counter() - tic, "loss": last_loss, "last_batch": last_batch, "timed_out": timed_out}

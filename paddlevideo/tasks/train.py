@@ -17,6 +17,7 @@ from ..loader.datasets.protocol import VideoDataset
 from ..metrics.base import BestRule
 from ..metrics.group import MetricGroup
 from ..modeling import build_model
+from ..modeling.size import model_size
 from ..solver import build_optimizer
 from ..utils.atomic import atomic_write
 from ..utils.checkpoint import load_weights, save_atomic
@@ -117,11 +118,13 @@ def _amp_settings(amp: bool, amp_level: str) -> AmpSettings:
 
 def train_model(cfg: Mapping[str, Any], validate: bool = False, weights: str | None = None,
                 resume: bool = False, amp: bool = False, amp_level: str = "O1",
-                use_visualdl: bool = False) -> dict[str, Any]:
+                use_visualdl: bool = False, max_train_seconds: float | None = None) -> dict[str, Any]:
     """Train the model of ``cfg`` and return a summary: ``best`` (``{"key", "mode", "value", "epoch"}`` of
     the best checkpoint), ``best_epoch``, ``last_metrics``
-    (of the last validation, gathered over all ranks), ``train_seconds``, ``global_step`` and the trained
-    ``model`` (this rank's copy, identical on all ranks).
+    (of the last validation, gathered over all ranks), ``train_seconds`` (wall time of the epoch loop),
+    ``step_seconds`` (of the training steps alone, without validation and checkpoints), ``videos`` (trained
+    on, all ranks; a filler step of a rank without data left counts none), ``epochs_done``,
+    ``stopped_by_time``, ``global_step`` and the trained ``model`` (this rank's copy, identical on all ranks).
 
     Under ``python -m paddle.distributed.launch`` this is data-parallel: one process per device,
     ``paddle.DataParallel`` averages the gradients, ``DATASET.batch_size`` is per device, each rank
@@ -140,6 +143,11 @@ def train_model(cfg: Mapping[str, Any], validate: bool = False, weights: str | N
         use_visualdl: also write loss, lr and the validation metrics as VisualDL scalars to
             ``<output_dir>/vdl`` (or set ``use_visualdl: true`` in the config); a warning and no-op when
             VisualDL is not installed (:mod:`paddlevideo.utils.visualdl`).
+        max_train_seconds: a wall-time budget (seconds) for the training steps, validation and checkpoints not
+            counted (or ``max_train_seconds`` in the config; the argument wins). When it is used up the epoch
+            ends after the current step, is validated and saved as usual (as that epoch), and training stops.
+            In a one-process run the epoch stops mid-way; with several ranks, which must take equal step
+            counts, the budget is checked after each epoch (rank 0's clock decides for all).
 
     Checkpoints ``<model_name>_epoch_<NNNNN>.pdparams`` / ``.pdopt`` / ``.pdstate`` are written every
     ``save_interval`` epochs and after the last one (see :mod:`.checkpointing`), and only when the
@@ -165,8 +173,13 @@ def train_model(cfg: Mapping[str, Any], validate: bool = False, weights: str | N
     batch_size = int(data_cfg.get("batch_size", 16))
     num_workers = int(data_cfg.get("num_workers", 0))
     amp_cfg = _amp_settings(amp, amp_level)
+    budget = max_train_seconds if max_train_seconds is not None else cfg.get("max_train_seconds")
+    budget = None if budget is None else float(budget)
+    if budget is not None and not budget > 0:
+        raise ValueError(f"max_train_seconds must be > 0, got {budget}")
 
     model = build_model(cfg["MODEL"])
+    logger.info(f"model size: {model_size(model).describe()}")
     num_classes = int(model.head.num_classes)
     train_set = build_dataset(cfg, "train")
     train_set.set_batch_size(batch_size)
@@ -221,10 +234,19 @@ def train_model(cfg: Mapping[str, Any], validate: bool = False, weights: str | N
     ctx = EpochContext(net, train_loader, train_set, optimizer, scheduler, iter_step, epochs, num_steps, world,
                        log_interval, amp_cfg, scaler, on_log=lambda step, v: vdl.add_scalars("train", v, step))
     start = time.perf_counter()
+    step_seconds, time_up, epochs_done, videos_done = 0.0, False, 0, 0
+    if budget is not None:
+        logger.info(f"training time budget: {budget:g} s of training steps (max_train_seconds)")
     for epoch in range(start_epoch, epochs + 1):
         train_set.set_epoch(epoch)
         last_good = last_saved or "none saved yet"
+        ctx.deadline = time.perf_counter() + (budget - step_seconds) if budget is not None and world == 1 else None
         stats = train_one_epoch(ctx, epoch, counters["global_step"], last_good, eta_steps)
+        epochs_done += 1
+        videos_done += stats["videos"] * world
+        step_seconds += stats["seconds"]
+        if budget is not None:
+            time_up = bool(all_gather_objects(bool(stats.get("timed_out")) or step_seconds >= budget)[0])
         eta_steps = eta_steps or stats["steps"]
         counters["global_step"] = stats["global_step"]
         if scheduler is not None and not iter_step:
@@ -247,15 +269,23 @@ def train_model(cfg: Mapping[str, Any], validate: bool = False, weights: str | N
                     save_atomic(model.state_dict(), checkpoint_prefix(cfg) + ".pdparams")
                     write_json({"epoch": epoch, **last_metrics}, os.path.join(out_dir, "metrics_best.json"))
         counters["best"] = best
-        if rank == 0 and (epoch % save_interval == 0 or epoch == epochs):
+        last = epoch == epochs or time_up
+        if rank == 0 and (epoch % save_interval == 0 or last):
             save_training_checkpoint(cfg, epoch, model, optimizer, counters, scaler)
-        if epoch % save_interval == 0 or epoch == epochs:
+        if epoch % save_interval == 0 or last:
             last_saved = checkpoint_prefix(cfg, epoch) + ".pdparams"
         barrier()
+        if time_up:
+            logger.info(f"training time budget of {budget:g} s used up ({step_seconds:.1f} s of training steps) "
+                        f"in epoch {epoch}{' (stopped mid-epoch)' if stats.get('timed_out') else ''}, "
+                        f"global step {counters['global_step']}; training stops")
+            break
     vdl.close()
     best_epoch = best["epoch"] if best else None
     summary = {"best": best, "best_epoch": best_epoch, "last_metrics": last_metrics,
-               "train_seconds": time.perf_counter() - start, "global_step": counters["global_step"], "model": model}
+               "train_seconds": time.perf_counter() - start, "step_seconds": step_seconds, "epochs_done": epochs_done,
+               "videos": videos_done,
+               "stopped_by_time": time_up, "global_step": counters["global_step"], "model": model}
     if validate and best_epoch is not None:
         logger.info(f"best {rule.display} {metric.format_value(rule.key, best['value'])} at epoch {best_epoch} "
                     f"-> {checkpoint_prefix(cfg)}.pdparams")

@@ -45,6 +45,7 @@ TOP_LEVEL_KEYS = {
     "METRIC": "the evaluation metric, or a list of them, with save_best / mode for the best checkpoint",
     "INFERENCE": "export and predict settings",
     "epochs": "number of training epochs",
+    "max_train_seconds": "stop training after this many seconds of training steps (the epoch ends early)",
     "log_interval": "log every N training steps",
     "save_interval": "save a checkpoint every N epochs",
     "output_dir": "where logs, metrics and checkpoints go",
@@ -398,6 +399,7 @@ def _schema() -> Any:
         METRIC: dict[str, Any] | list[dict[str, Any]] | None = None
         INFERENCE: dict[str, Any] | None = None
         epochs: PositiveInt = 1
+        max_train_seconds: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
         log_interval: PositiveInt = 10
         save_interval: PositiveInt = 1
         output_dir: Annotated[str, Field(min_length=1)] | None = None
@@ -412,7 +414,8 @@ def check_values(cfg: dict[str, Any], source: str = "config", overridden: Iterab
     """Check the types and ranges of the top-level values and the ``DATASET`` sizes, in place.
 
     ``epochs``, ``log_interval``, ``save_interval``, ``DATASET.batch_size`` / ``valid_batch_size`` are
-    integers >= 1, ``DATASET.num_workers`` >= 0, ``seed`` in [0, 2**32), ``resume_epoch`` >= 1 or null,
+    integers >= 1, ``max_train_seconds`` a finite number > 0 or null, ``DATASET.num_workers`` >= 0,
+    ``seed`` in [0, 2**32), ``resume_epoch`` >= 1 or null,
     ``output_dir`` / ``model_name`` non-empty strings (a number is taken as its text), ``use_visualdl`` a
     boolean, and the sections mappings (``PIPELINE.<mode>`` a list of mappings). A value given as a
     numeric string (``'3'``) is replaced by its number.
@@ -444,7 +447,7 @@ def check_values(cfg: dict[str, Any], source: str = "config", overridden: Iterab
         same = [x for x in e.errors(include_url=False) if x["loc"][:len(path)] == err["loc"][:len(path)]]
         raise ConfigError(f"{source_of(key, source, overridden)}{describe_invalid(key, node, same)}") from None
     for k in ("epochs", "log_interval", "save_interval", "output_dir", "seed", "resume_epoch", "use_visualdl",
-              "model_name"):
+              "model_name", "max_train_seconds"):
         if k in cfg:
             cfg[k] = getattr(checked, k)
     if isinstance(cfg.get("DATASET"), dict) and checked.DATASET is not None:

@@ -31,8 +31,8 @@ def test_launch_is_quiet_and_verbose_restores_paddles_lines(tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     out = r.stdout.splitlines()
     assert out and all(re.match(LOG_LINE, ln) for ln in out), r.stdout
-    # 1 config line, 1 batch line, 1 step line (5 steps, log_interval 5), 1 epoch line
-    assert len(out) == 4, r.stdout
+    # 1 config line, 1 model size line, 1 batch line, 1 step line (5 steps, log_interval 5), 1 epoch line
+    assert len(out) == 5 and "INFO model size: " in out[1], r.stdout
     # stderr: at most the launcher process's own ccache warning (printed before main.py runs, 2 lines)
     err = r.stderr.splitlines()
     launcher_warning = ("ccache", "warnings.warn(warning_message)")

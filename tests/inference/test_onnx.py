@@ -37,3 +37,50 @@ def test_onnxruntime_matches_paddle_inference_on_padded_batches(onnx_export):
     expected = pred.run(batch)
     got = session.run(None, {"rgb": batch["rgb"], "audio": batch["audio"], "lengths": batch["lengths"]})[0]
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5)
+
+
+#: The demo configs of the models without an LSTM; paddle2onnx converts them as they are (no patch needed).
+DEMO_CONFIGS = {
+    "AttentionCluster": "configs/recognition/attention_cluster/attention_cluster_youtube8m_demo.yaml",
+    "NeXtVLAD": "configs/recognition/nextvlad/nextvlad_youtube8m_demo.yaml",
+    "NetVLAD": "configs/recognition/netvlad/netvlad_youtube8m_demo.yaml",
+    "DBoF": "configs/recognition/dbof/dbof_youtube8m_demo.yaml",
+}
+
+
+@pytest.mark.parametrize("name", sorted(DEMO_CONFIGS))
+def test_pooling_models_export_to_onnx_and_match_on_padded_batches(name, tmp_path):
+    import os
+
+    import paddle
+
+    from paddlevideo.utils.config import load_config
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    cfg = load_config(os.path.join(root, DEMO_CONFIGS[name]))
+    paddle.seed(11)
+    result = export_model(cfg, str(tmp_path), onnx=True)
+    model = onnx.load(result.onnx_file)
+    assert not [n for n in model.graph.node if n.op_type == "LSTM"]
+    session = ort.InferenceSession(result.onnx_file, providers=["CPUExecutionProvider"])
+    pred = Predictor(result.model_file, result.params_file)
+    lengths = [17, 6, 1, 11]
+    batch = collate_frames(random_videos(lengths, seed=8))
+    expected = pred.run(batch)
+    feed = {k: batch[k] for k in ("rgb", "audio", "lengths")}
+    got = session.run(None, feed)[0]
+    assert got.shape == (4, cfg["MODEL"]["head"]["num_classes"])
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5)
+    # a padded video scores as it does alone, unpadded
+    alone = session.run(None, {"rgb": batch["rgb"][1:2, :6], "audio": batch["audio"][1:2, :6],
+                               "lengths": batch["lengths"][1:2]})[0]
+    np.testing.assert_allclose(alone[0], got[1], rtol=0, atol=1e-5)
+
+
+def test_fp16_weights_export_to_onnx_too(tmp_path, tiny_weights):
+    result = export_model(TINY_CFG, str(tmp_path), weights=tiny_weights, onnx=True, precision="fp16")
+    session = ort.InferenceSession(result.onnx_file, providers=["CPUExecutionProvider"])
+    batch = collate_frames(random_videos([12, 4, 1, 9], seed=5))
+    expected = Predictor(result.model_file, result.params_file).run(batch)
+    got = session.run(None, {"rgb": batch["rgb"], "audio": batch["audio"], "lengths": batch["lengths"]})[0]
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5)
