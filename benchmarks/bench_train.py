@@ -43,6 +43,12 @@ CONFIGS = {
     ("AttentionLSTM", "small"): "configs/recognition/attention_lstm/attention_lstm_youtube8m_demo.yaml",
     ("AttentionCluster", "full"): "configs/recognition/attention_cluster/attention_cluster_youtube8m.yaml",
     ("AttentionCluster", "small"): "configs/recognition/attention_cluster/attention_cluster_youtube8m_demo.yaml",
+    ("NeXtVLAD", "full"): "configs/recognition/nextvlad/nextvlad_youtube8m.yaml",
+    ("NeXtVLAD", "small"): "configs/recognition/nextvlad/nextvlad_youtube8m_demo.yaml",
+    ("NetVLAD", "full"): "configs/recognition/netvlad/netvlad_youtube8m.yaml",
+    ("NetVLAD", "small"): "configs/recognition/netvlad/netvlad_youtube8m_demo.yaml",
+    ("DBoF", "full"): "configs/recognition/dbof/dbof_youtube8m.yaml",
+    ("DBoF", "small"): "configs/recognition/dbof/dbof_youtube8m_demo.yaml",
 }
 
 
