@@ -86,7 +86,7 @@ def frames_from_wire(buf: bytes, dim: int) -> np.ndarray | None:
                                             np.broadcast_to(np.frombuffer(prefix, np.uint8),
                                                             (rows.shape[0], len(prefix)))):
         return None
-    return np.ascontiguousarray(rows[:, len(prefix):])
+    return rows[:, len(prefix):].copy()  # always a copy: the view of a single row would be read-only
 
 
 @functools.cache
