@@ -17,6 +17,10 @@ shards with YouTube-8M shapes (uint8 codes, ~218 frames per video, up to 300; se
 * **compute floor** -- the same model on pre-made tensors with the *same batch shapes and lengths* as the
   real-loop steps (no loader): ``fwd_bwd`` + optimizer (``floor``) and ``fwd_bwd`` alone.
 
+The real loop also reports the loader's delivered bytes per second (``loader_mb_per_s``: the batches' array
+bytes over the loop's wall time) and the CPU seconds its worker processes used per step
+(``worker_cpu_s_per_step``, from Linux's ``/proc``), which the machine's load disturbs less than wall time.
+
 ``efficiency = floor / full step`` (summed over the same batch shapes), and ``efficiency_fwd_bwd`` with
 the floor without the optimizer. Real-loop steps and floor steps alternate, R F F R R F F R ..., each
 floor step on the shape of the latest real step (floor times are scaled by computed frames, real/floor),
