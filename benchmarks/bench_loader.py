@@ -9,6 +9,9 @@ best time reported (the page cache is warm after the first pass, so the floor is
 
 * ``io_floor``: read every byte and check both CRC-32Cs (``iter_records``), nothing else;
 * ``parse``: framing + CRC + protobuf parse + uint8 arrays (``read_tfrecord``);
+* ``..._full``: the same stage with the fast frame decode (``paddlevideo/loader/yt8m/frame_wire.py``) turned
+  off, so that every record goes through the full protobuf objects (the code before the fast path):
+  before and after, side by side in one run;
 * ``worker``: what one DataLoader worker does, in this process: the dataset (parse, pipeline
   ``TruncateFrames(300)`` + ``MultiHotLabels(3862)``) and ``collate`` into uint8 batches;
 * ``dataloader_N``: ``paddle.io.DataLoader`` with N worker processes, batches received as tensors in the
@@ -20,6 +23,7 @@ single-thread ``tf.data`` + ``parse_single_sequence_example`` rate of ~75 MB/s, 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -51,6 +55,38 @@ def _best(fn, repeats: int) -> float:
         fn()
         times.append(time.perf_counter() - t0)
     return min(times)
+
+
+@contextlib.contextmanager
+def _full_parse_only():
+    """Turn the fast frame decode off (every record takes the full protobuf parse) inside the block; forked
+    DataLoader workers inherit the setting."""
+    from paddlevideo.loader.datasets import yt8m_tfrecord
+    from paddlevideo.loader.yt8m import reader
+
+    class Declines:
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def __call__(self, payload):
+            return None
+
+    saved = yt8m_tfrecord.FrameWireDecoder, reader.FrameWireDecoder
+    yt8m_tfrecord.FrameWireDecoder = reader.FrameWireDecoder = Declines
+    try:
+        yield
+    finally:
+        yt8m_tfrecord.FrameWireDecoder, reader.FrameWireDecoder = saved
+
+
+def _both(fn, repeats: int) -> tuple[float, float]:
+    """Best times of ``fn`` with the fast decode and with the full parse, alternating (fast, full) per repeat."""
+    fast, full = [], []
+    for _ in range(repeats):
+        fast.append(_best(fn, 1))
+        with _full_parse_only():
+            full.append(_best(fn, 1))
+    return min(fast), min(full)
 
 
 def main(argv=None) -> int:
@@ -106,19 +142,21 @@ def main(argv=None) -> int:
         if batch:
             dataset.collate(batch)
 
-    stages = {"io_floor": _best(io_floor, args.repeats), "parse": _best(parse, args.repeats),
-              "worker": _best(worker, args.repeats)}
+    stages = {"io_floor": _best(io_floor, args.repeats)}
+    stages["parse"], stages["parse_full"] = _both(parse, args.repeats)
+    stages["worker"], stages["worker_full"] = _both(worker, args.repeats)
 
     place = None
     if args.device == "gpu":
         place = paddle.CUDAPlace(0)
     loaders = {}
-    for nw in [int(x) for x in args.workers.split(",") if x.strip()]:
+    for nw, full in [(int(x), full) for x in args.workers.split(",") if x.strip() for full in (False, True)]:
         best = None
         for _ in range(args.repeats):
-            loader = build_dataloader(make_dataset(), args.batch_size, num_workers=nw)
+            with _full_parse_only() if full else contextlib.nullcontext():
+                loader = build_dataloader(make_dataset(), args.batch_size, num_workers=nw)
+                it = iter(loader)  # the workers fork here
             t0 = time.perf_counter()
-            it = iter(loader)
             first = next(it)
             t_first = time.perf_counter()
             n_first = int(first["lengths"].shape[0])
@@ -135,7 +173,7 @@ def main(argv=None) -> int:
                 best = {"steady_s": steady, "total_s": total, "first_batch_s": t_first - t0,
                         "videos": n + n_first}
             del it, loader
-        loaders[nw] = best
+        loaders[(nw, full)] = best
 
     floor_mb_s = nbytes / stages["io_floor"] / 1e6
     rows, result_stages = [], {}
@@ -144,14 +182,15 @@ def main(argv=None) -> int:
         result_stages[name] = {"seconds": seconds, "videos_per_s": nvideos / seconds, "mb_per_s": mb_s,
                                "ratio_to_io_floor": mb_s / floor_mb_s}
         rows.append((name, 1, nvideos / seconds, mb_s, mb_s, mb_s / floor_mb_s, mb_s / TF_SINGLE_THREAD_MB_S))
-    for nw, b in loaders.items():
+    for (nw, full), b in loaders.items():
         mb_s = nbytes / b["steady_s"] / 1e6
         per_worker = mb_s / max(nw, 1)
-        result_stages[f"dataloader_{nw}"] = {
+        name = f"dataloader_{nw}" + ("_full" if full else "")
+        result_stages[name] = {
             "workers": nw, "videos_per_s": nvideos / b["steady_s"], "mb_per_s": mb_s,
             "mb_per_s_per_worker": per_worker, "ratio_to_io_floor": mb_s / floor_mb_s,
             "first_batch_s": b["first_batch_s"], "total_s": b["total_s"], "videos": b["videos"]}
-        rows.append((f"dataloader_{nw}", nw, nvideos / b["steady_s"], mb_s, per_worker, mb_s / floor_mb_s,
+        rows.append((name, nw, nvideos / b["steady_s"], mb_s, per_worker, mb_s / floor_mb_s,
                      per_worker / TF_SINGLE_THREAD_MB_S))
     worker_mb_s = result_stages["worker"]["mb_per_s"]
     result = {

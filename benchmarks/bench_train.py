@@ -18,6 +18,10 @@ shards with YouTube-8M shapes (uint8 codes, ~218 frames per video, up to 300; se
 * **compute floor** -- the same model on pre-made tensors with the *same batch shapes and lengths* as the
   real-loop steps (no loader): ``fwd_bwd`` + optimizer (``floor``) and ``fwd_bwd`` alone.
 
+The real loop also reports the loader's delivered bytes per second (``loader_mb_per_s``: the batches' array
+bytes over the loop's wall time) and the CPU seconds its worker processes used per step
+(``worker_cpu_s_per_step``, from Linux's ``/proc``), which the machine's load disturbs less than wall time.
+
 ``efficiency = floor / full step`` (summed over the same batch shapes), and ``efficiency_fwd_bwd`` with
 the floor without the optimizer. Real-loop steps and floor steps alternate, R F F R R F F R ..., each
 floor step on the shape of the latest real step (floor times are scaled by computed frames, real/floor),
@@ -48,6 +52,12 @@ CONFIGS = {
         "configs/recognition/hierarchical_attention/hierarchical_attention_youtube8m.yaml",
     ("HierarchicalAttention", "small"):
         "configs/recognition/hierarchical_attention/hierarchical_attention_youtube8m_demo.yaml",
+    ("NeXtVLAD", "full"): "configs/recognition/nextvlad/nextvlad_youtube8m.yaml",
+    ("NeXtVLAD", "small"): "configs/recognition/nextvlad/nextvlad_youtube8m_demo.yaml",
+    ("NetVLAD", "full"): "configs/recognition/netvlad/netvlad_youtube8m.yaml",
+    ("NetVLAD", "small"): "configs/recognition/netvlad/netvlad_youtube8m_demo.yaml",
+    ("DBoF", "full"): "configs/recognition/dbof/dbof_youtube8m.yaml",
+    ("DBoF", "small"): "configs/recognition/dbof/dbof_youtube8m_demo.yaml",
 }
 
 
@@ -125,17 +135,20 @@ def bench_one(model_name: str, size: str, args) -> dict[str, Any]:
 
     from paddlevideo.tasks.loop import EpochContext, train_one_epoch
 
-    heavy = model_name == "AttentionLSTM" and size == "full"
-    steps = args.steps or (4 if heavy else 20)
-    rounds = args.rounds or (1 if heavy else 2)
     cfg_probe = _load_cfg(model_name, size)
     num_classes = int(cfg_probe["MODEL"]["head"]["num_classes"])
     files = _common.synthetic_shards(2, 128, args.seed, num_classes, args.data_dir)
     cfg, model, optimizer, scheduler, loader, log_interval = _build(model_name, size, args, files * 64)
     flops = _flops_per_frame_and_video(model)
+    # heavy = over 2 forward GFLOP per 300-frame video (AttentionLSTM and NeXtVLAD at full size): fewer steps
+    heavy = flops["per_video"] + 300 * flops["per_frame"] > 2e9
+    steps = args.steps or (4 if heavy else 20)
+    rounds = args.rounds or (1 if heavy else 2)
     sync = lambda: _common.synchronize(args.device)  # noqa: E731
     it = iter(loader)
     shapes: list[dict[str, Any]] = []
+    batch_bytes: list[int] = []
+    worker_cpu = [0.0]
 
     def capture(n: int):
         """Yield n loader batches to the real loop, noting their shapes and lengths (no data copies)."""
@@ -143,15 +156,19 @@ def bench_one(model_name: str, size: str, args) -> dict[str, Any]:
             batch = next(it)
             shapes.append({"lengths": batch["lengths"].numpy(),
                            **{k: tuple(v.shape) for k, v in batch.items() if k != "lengths"}})
+            batch_bytes.append(sum(int(np.prod(v.shape)) * v.element_size() for v in batch.values()))
             yield batch
 
     def real_loop(n: int) -> float:
+        cpu0 = _children_cpu_s()
         t0 = time.perf_counter()
         ctx = EpochContext(model, capture(n), None, optimizer, scheduler, scheduler is not None,
                            log_interval=log_interval)
         train_one_epoch(ctx, 1, 0, "none (benchmark)")
         sync()
-        return time.perf_counter() - t0
+        dt = time.perf_counter() - t0
+        worker_cpu[0] += _children_cpu_s() - cpu0
+        return dt
 
     def instrumented_step(step: int) -> dict[str, float]:
         t0 = time.perf_counter()
@@ -199,6 +216,8 @@ def bench_one(model_name: str, size: str, args) -> dict[str, Any]:
 
     real_loop(args.warmup)
     shapes.clear()
+    batch_bytes.clear()
+    worker_cpu[0] = 0.0
     loop_times, instr, floor_times, floor_shapes = [], [], [], []
     rng = np.random.default_rng(args.seed)
     for _ in range(rounds):
@@ -238,6 +257,9 @@ def bench_one(model_name: str, size: str, args) -> dict[str, Any]:
         "padded_frames_mean": float(np.mean([int(sh[feat][1]) for sh in shapes])),
         "computed_over_real_frames": sum(padded) / max(int(lengths.sum()), 1),
         "videos_per_s": videos / loop_s,
+        "loader_mb_per_s": sum(batch_bytes[:n_steps]) / 1e6 / loop_s,
+        "batch_mb": sum(batch_bytes[:n_steps]) / 1e6 / n_steps,
+        "worker_cpu_s_per_step": worker_cpu[0] / len(loop_times),
         "floor_videos_per_s": videos / floor["step"],
         "step_s": loop_s / n_steps,
         "floor_s_per_step": floor["step"] / n_steps,
@@ -257,6 +279,30 @@ def bench_one(model_name: str, size: str, args) -> dict[str, Any]:
         "floor_s_each": [round(t["step"], 4) for t in floor_times],
         "loadavg_after": [round(x, 2) for x in os.getloadavg()],
     }
+
+
+def _children_cpu_s() -> float:
+    """CPU seconds (user + system) used so far by this process's live child processes (the DataLoader
+    workers), read from Linux's ``/proc``; nan elsewhere. A worker that exited is no longer counted, so
+    take differences over periods in which the workers live."""
+    import glob
+
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    total, found = 0.0, False
+    for children in glob.glob(f"/proc/{os.getpid()}/task/*/children"):
+        try:
+            pids = open(children).read().split()
+        except OSError:
+            continue
+        for pid in pids:
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += (int(fields[11]) + int(fields[12])) / tick
+            found = True
+    return total if found or os.path.isdir("/proc") else float("nan")
 
 
 def _load_cfg(model_name: str, size: str):
@@ -303,7 +349,8 @@ def main(argv=None) -> int:
             print(f"# {model_name}/{size}: {r['videos_per_s']:.2f} videos/s, efficiency {r['efficiency']:.3f}",
                   file=sys.stderr, flush=True)
     rows = [(r["model"], r["size"], f"{r['params'] / 1e6:.1f}M", r["videos_per_s"], r["floor_videos_per_s"],
-             r["efficiency"], r["efficiency_fwd_bwd"], r["step_s"], r["floor_s_per_step"],
+             r["efficiency"], r["loader_mb_per_s"], r["worker_cpu_s_per_step"], r["efficiency_fwd_bwd"],
+             r["step_s"], r["floor_s_per_step"],
              r["instrumented_s_per_step"]["data_wait"], r["instrumented_s_per_step"]["fwd_bwd"],
              r["instrumented_s_per_step"]["optimizer"], r["instrumented_s_per_step"]["log_sync"],
              r["computed_over_real_frames"],
@@ -314,12 +361,15 @@ def main(argv=None) -> int:
                            "warmup": args.warmup, "device": args.device},
               "machine": {**_common.machine_info(args.device), "loadavg_at_start": [round(x, 2) for x in load_start]}}
     _common.emit("bench_train", result, rows,
-                 ("model", "size", "params", "videos/s", "floor v/s", "eff", "eff(fb)", "step s", "floor s",
+                 ("model", "size", "params", "videos/s", "floor v/s", "eff", "MB/s", "wrk cpu s", "eff(fb)",
+                  "step s", "floor s",
                   "i:wait s", "i:fwd+bwd s", "i:opt s", "i:log s", "pad x", "GF/video", "GF/s"),
                  args.json,
                  notes=["step s = the real loop (tasks/loop.py train_one_epoch) per step; eff = floor "
                         "(fwd+bwd+optimizer on pre-made tensors of the same batch shapes) / step; "
                         "i: = instrumented copy of the loop; "
+                        "MB/s = bytes of the loader's batches per second of the real loop; wrk cpu s = CPU "
+                        "seconds of the loader worker processes per real step; "
                         "eff(fb) uses the floor without the optimizer; pad x = computed / real frames; "
                         "GF/video = forward GFLOP of a 300-frame video (Linear, LSTM and declared matmuls); "
                         "GF/s = 3 x forward FLOPs of the computed frames / full step time.",

@@ -13,6 +13,7 @@ from ..yt8m import CorruptRecordError, DataError, DataReadError, proto
 # read_tfrecord walks whole files; this dataset reads record ranges found through an index, so it uses
 # the reader's payload -> record step on its own.
 from ..yt8m.errors import RecordTypeError
+from ..yt8m.frame_wire import FrameWireDecoder
 from ..yt8m.reader import RecordSchemaError, frame_decoder, record_type_mismatch
 from ..yt8m.tfrecord import FileIndex, index_tfrecord, read_payload_at
 from .base import ShardedVideoDataset
@@ -124,6 +125,7 @@ class YouTube8MTFRecordDataset(ShardedVideoDataset):
         """Decoded, checked and pipelined records of the global ranges ``[start, stop)`` (see
         :class:`.base.ShardedVideoDataset`); corrupt ones raise or are skipped (:meth:`_on_corrupt`)."""
         decode = frame_decoder(self.id_key, tuple(self.feature_names), tuple(self.feature_dims), "labels")
+        fast = FrameWireDecoder(self.id_key, tuple(self.feature_names), tuple(self.feature_dims), "labels")
         message_class = proto.sequence_example_class()
         for start, stop in ranges:
             for position, first, last in locate(start, stop, counts):
@@ -134,7 +136,7 @@ class YouTube8MTFRecordDataset(ShardedVideoDataset):
                         for index in range(first, last):
                             offset = int(fi.offsets[index])
                             try:
-                                record = self._decode(f, fi, index, offset, decode, message_class)
+                                record = self._decode(f, fi, index, offset, decode, message_class, fast)
                             except CorruptRecordError as e:
                                 self._on_corrupt(e)
                                 continue
@@ -144,24 +146,28 @@ class YouTube8MTFRecordDataset(ShardedVideoDataset):
                 except Exception as e:  # I/O errors, and anything unexpected: name the file and record
                     raise DataReadError.from_exception(e, fi.path, index, offset) from None
 
-    def _decode(self, f, fi: FileIndex, index: int, offset: int, decode, message_class) -> dict[str, Any]:
+    def _decode(self, f, fi: FileIndex, index: int, offset: int, decode, message_class,
+                fast: FrameWireDecoder | None = None) -> dict[str, Any]:
         from google.protobuf.message import DecodeError
 
         length = int(fi.lengths[index])
         payload = read_payload_at(f, fi.path, index, offset, length)
-        message = message_class()
-        try:
-            message.ParseFromString(payload)
-        except DecodeError as e:
-            raise CorruptRecordError(fi.path, index, offset,
-                                     f"payload is not a valid tensorflow.SequenceExample protobuf ({e})") from None
-        try:
-            record = decode(message, length)
-        except RecordSchemaError as e:
-            other = record_type_mismatch(payload, "frame")
-            if other is not None:
-                raise RecordTypeError(fi.path, index, offset, other) from None
-            raise CorruptRecordError(fi.path, index, offset, str(e)) from None
+        # the fast path takes canonical records; anything else (and every error) goes through the full parse
+        record = fast(payload) if fast is not None else None
+        if record is None:
+            message = message_class()
+            try:
+                message.ParseFromString(payload)
+            except DecodeError as e:
+                raise CorruptRecordError(fi.path, index, offset, "payload is not a valid "
+                                         f"tensorflow.SequenceExample protobuf ({e})") from None
+            try:
+                record = decode(message, length)
+            except RecordSchemaError as e:
+                other = record_type_mismatch(payload, "frame")
+                if other is not None:
+                    raise RecordTypeError(fi.path, index, offset, other) from None
+                raise CorruptRecordError(fi.path, index, offset, str(e)) from None
         frames = len(record[self.feature_names[0]])
         if frames < self.min_frames:
             raise CorruptRecordError(fi.path, index, offset, f"video {record['id']!r} has {frames} frames "

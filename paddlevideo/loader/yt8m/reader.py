@@ -24,6 +24,7 @@ import numpy as np
 
 from . import proto
 from .errors import CorruptRecordError, RecordTypeError
+from .frame_wire import FrameWireDecoder
 from .tfrecord import iter_records, write_records
 
 __all__ = [
@@ -179,20 +180,27 @@ def read_tfrecord(
     #video-level-record, #tfrecord-framing.
     """
     names, dims = _check_layout(feature_type, feature_names, feature_dims)
+    fast = None
     if feature_type == "frame":
         decode = frame_decoder(id_key, names, dims, label_key)
+        fast = FrameWireDecoder(id_key, names, dims, label_key)
     else:
         decode = _video_decoder(id_key, names, dims, label_key)
-    return _read(os.fspath(path), decode, feature_type)
+    return _read(os.fspath(path), decode, feature_type, fast)
 
 
-def _read(path: str, decode, feature_type: str) -> Iterator[dict[str, Any]]:
-    """Generator behind read_tfrecord: frame, parse, decode, attach error context."""
+def _read(path: str, decode, feature_type: str, fast=None) -> Iterator[dict[str, Any]]:
+    """Generator behind read_tfrecord: frame, parse, decode, attach error context. ``fast`` (frame level)
+    decodes canonical records without the full parse (:mod:`.frame_wire`); it returns None for the rest."""
     from google.protobuf.message import DecodeError
 
     cls = proto.sequence_example_class() if feature_type == "frame" else proto.example_class()
     kind = cls.DESCRIPTOR.name
     for index, offset, payload in iter_records(path):
+        record = fast(payload) if fast is not None else None
+        if record is not None:
+            yield record
+            continue
         message = cls()
         try:
             message.ParseFromString(payload)
