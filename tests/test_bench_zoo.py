@@ -21,7 +21,10 @@ def test_models_pick_demo_configs_by_backbone_name():
     assert [os.path.relpath(p, ROOT) for p in got] == ["configs/recognition/dbof/dbof_youtube8m_demo.yaml",
                                                        "configs/recognition/nextvlad/nextvlad_youtube8m_demo.yaml"]
     every = bench_zoo.resolve_configs(None, None)
-    assert set(got) <= set(every) and all(p.endswith("_demo.yaml") for p in every)
+    assert set(got) <= set(every) and all(p.endswith("_youtube8m_demo.yaml") for p in every)
+    # the segment fine-tuning demo is another task (rated windows), not a video-level zoo entry
+    assert [os.path.relpath(p, ROOT) for p in bench_zoo.resolve_configs(["AttentionCluster"], None)] == [
+        "configs/recognition/attention_cluster/attention_cluster_youtube8m_demo.yaml"]
     with pytest.raises(ValueError, match=r"no demo config for model 'Nope'.*models with one: .*DBoF"):
         bench_zoo.resolve_configs(["Nope"], None)
 

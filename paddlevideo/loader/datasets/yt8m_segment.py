@@ -160,7 +160,6 @@ class YouTube8MSegmentDataset(ShardedVideoDataset):
         return self._index
 
     def _index_file(self, path: str) -> SegmentFileIndex:
-        from google.protobuf.message import DecodeError
 
         fi = index_tfrecord(path)
         problems: list[CorruptRecordError] = []
@@ -178,12 +177,7 @@ class YouTube8MSegmentDataset(ShardedVideoDataset):
                     offset = int(fi.offsets[index])
                     try:
                         payload = read_payload_at(f, fi.path, index, offset, int(fi.lengths[index]))
-                        message = cls()
-                        try:
-                            message.ParseFromString(payload)
-                        except DecodeError as e:
-                            raise CorruptRecordError(fi.path, index, offset, "payload is not a valid "
-                                                     f"tensorflow.SequenceExample protobuf ({e})") from None
+                        message = proto.parse_payload(cls, payload, path=fi.path, index=index, offset=offset)
                         frames = self._count_frames(message, payload, fi.path, index, offset)
                         ratings = parse_segment_ratings(message, path=fi.path, record=index,
                                                         num_classes=self.num_classes, offset=offset, id_key=self.id_key)
@@ -280,15 +274,9 @@ class YouTube8MSegmentDataset(ShardedVideoDataset):
 
     def _examples(self, f, fi: FileIndex, index: int, offset: int, decode, message_class) -> dict[int, dict]:
         """The examples of one record, by start time."""
-        from google.protobuf.message import DecodeError
 
         payload = read_payload_at(f, fi.path, index, offset, int(fi.lengths[index]))
-        message = message_class()
-        try:
-            message.ParseFromString(payload)
-        except DecodeError as e:
-            raise CorruptRecordError(fi.path, index, offset,
-                                     f"payload is not a valid tensorflow.SequenceExample protobuf ({e})") from None
+        message = proto.parse_payload(message_class, payload, path=fi.path, index=index, offset=offset)
         try:
             record = decode(message, len(payload))
         except RecordSchemaError as e:

@@ -148,19 +148,13 @@ class YouTube8MTFRecordDataset(ShardedVideoDataset):
 
     def _decode(self, f, fi: FileIndex, index: int, offset: int, decode, message_class,
                 fast: FrameWireDecoder | None = None) -> dict[str, Any]:
-        from google.protobuf.message import DecodeError
 
         length = int(fi.lengths[index])
         payload = read_payload_at(f, fi.path, index, offset, length)
         # the fast path takes canonical records; anything else (and every error) goes through the full parse
         record = fast(payload) if fast is not None else None
         if record is None:
-            message = message_class()
-            try:
-                message.ParseFromString(payload)
-            except DecodeError as e:
-                raise CorruptRecordError(fi.path, index, offset, "payload is not a valid "
-                                         f"tensorflow.SequenceExample protobuf ({e})") from None
+            message = proto.parse_payload(message_class, payload, path=fi.path, index=index, offset=offset)
             try:
                 record = decode(message, length)
             except RecordSchemaError as e:

@@ -181,3 +181,31 @@ def float_list_class() -> type:
 def int64_list_class() -> type:
     """Return the ``tensorflow.Int64List`` class (``repeated int64 value = 1 [packed]``)."""
     return message_classes()["Int64List"]
+
+
+def parse_payload(message_class: type, payload: bytes, *, path: str, index: int, offset: int) -> Any:
+    """Parse one TFRecord payload into a new ``message_class`` message (e.g. :func:`sequence_example_class`).
+
+    Args:
+        message_class: the protobuf message class to parse into.
+        payload: the record's bytes (already checked against its CRCs by the TFRecord framing).
+        path, index, offset: where the record lies (file, record number from 0, byte offset), for the error.
+
+    Returns:
+        The parsed message.
+
+    Raises:
+        CorruptRecordError: the bytes are not a valid message of that type; the message names the file, the
+            record, its offset and the type (``payload is not a valid tensorflow.SequenceExample protobuf``).
+    """
+    from google.protobuf.message import DecodeError
+
+    from .errors import CorruptRecordError
+
+    message = message_class()
+    try:
+        message.ParseFromString(payload)
+    except DecodeError as e:
+        raise CorruptRecordError(path, index, offset, f"payload is not a valid tensorflow."
+                                 f"{message_class.DESCRIPTOR.name} protobuf ({e})") from None
+    return message

@@ -192,22 +192,14 @@ def read_tfrecord(
 def _read(path: str, decode, feature_type: str, fast=None) -> Iterator[dict[str, Any]]:
     """Generator behind read_tfrecord: frame, parse, decode, attach error context. ``fast`` (frame level)
     decodes canonical records without the full parse (:mod:`.frame_wire`); it returns None for the rest."""
-    from google.protobuf.message import DecodeError
 
     cls = proto.sequence_example_class() if feature_type == "frame" else proto.example_class()
-    kind = cls.DESCRIPTOR.name
     for index, offset, payload in iter_records(path):
         record = fast(payload) if fast is not None else None
         if record is not None:
             yield record
             continue
-        message = cls()
-        try:
-            message.ParseFromString(payload)
-        except DecodeError as exc:
-            raise CorruptRecordError(
-                path, index, offset, f"payload is not a valid tensorflow.{kind} protobuf ({exc})"
-            ) from exc
+        message = proto.parse_payload(cls, payload, path=path, index=index, offset=offset)
         try:
             record = decode(message, len(payload)) if feature_type == "frame" else decode(message)
         except RecordSchemaError as exc:

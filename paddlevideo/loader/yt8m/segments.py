@@ -271,17 +271,11 @@ def iter_segment_ratings(path: str | os.PathLike, *, num_classes: int | None = N
 
     Source: docs/segments.md; framing docs/youtube8m_format.md#tfrecord-framing.
     """
-    from google.protobuf.message import DecodeError
 
     path = os.fspath(path)
     cls = proto.sequence_example_class()
     for index, offset, payload in iter_records(path):
-        message = cls()
-        try:
-            message.ParseFromString(payload)
-        except DecodeError as e:
-            raise CorruptRecordError(path, index, offset,
-                                     f"payload is not a valid tensorflow.SequenceExample protobuf ({e})") from None
+        message = proto.parse_payload(cls, payload, path=path, index=index, offset=offset)
         yield parse_segment_ratings(message, path=path, record=index, num_classes=num_classes, offset=offset,
                                     id_key=id_key)
 
@@ -428,17 +422,12 @@ def count_rated_records(path: str | os.PathLike) -> int:
         CorruptRecordError: bad framing or CRC, or a payload that is not a protobuf.
         OSError: the file cannot be read.
     """
-    from google.protobuf.message import DecodeError
 
     path = os.fspath(path)
     cls = proto.example_class()
     count = 0
     for index, offset, payload in iter_records(path):
-        message = cls()
-        try:
-            message.ParseFromString(payload)
-        except DecodeError as e:
-            raise CorruptRecordError(path, index, offset, f"payload is not a valid protobuf ({e})") from None
+        message = proto.parse_payload(cls, payload, path=path, index=index, offset=offset)
         features = message.features.feature
         for key in SEGMENT_KEYS:
             if key in features:
