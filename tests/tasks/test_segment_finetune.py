@@ -47,7 +47,10 @@ def _segment_args(tiny, out, split_files=None):
     seg = tiny["segments"]
     files = {"train": f"{seg}/sample_segment_train*.tfrecord", "valid": f"{seg}/sample_segment_validate*.tfrecord",
              "test": f"{seg}/sample_segment_validate*.tfrecord", **(split_files or {})}
-    args = ["-c", SEGMENT_DEMO, *TINY, "-o", "DATASET.batch_size=16", "-o", f"output_dir={out}"]
+    args = ["-c", SEGMENT_DEMO, *TINY, "-o", "DATASET.batch_size=16", "-o", f"output_dir={out}",
+            # the config's SegmentMAP reads the sample set's vocabulary; here the tiny set's, written by the maker
+            "-o", f"METRIC=[{{name: SegmentMAP, segment_label_ids: {seg}/sample_segment_label_ids.csv}}, "
+                  "{name: YouTube8MMetric, top_k: 20}]"]
     for split, pattern in files.items():
         args += ["-o", f"DATASET.{split}.file_pattern={pattern}"]
     return args
@@ -58,7 +61,8 @@ def test_finetunes_a_video_level_checkpoint_on_segments(tiny):
     r = run_main([*_segment_args(tiny, out), "--validate", "-w", tiny["weights"]], timeout=TIMEOUT)
     assert r.returncode == 0, r.stderr[-3000:]
     log = (out / "train.log").read_text()
-    assert "epoch 1 done" in log and "[valid] epoch 1: Hit@1" in log
+    assert "epoch 1 done" in log and "[valid] epoch 1: SegMAP " in log and " Hit@1 " in log
+    assert "best checkpoint by SegMAP (max)" in log
     metrics = json.loads((out / "metrics_epoch_00001.json").read_text())
     # every rated validation window with a frame is evaluated once: count them from the files independently
     from paddlevideo.loader.yt8m import read_tfrecord
@@ -68,6 +72,7 @@ def test_finetunes_a_video_level_checkpoint_on_segments(tiny):
     windows = sum(int((r.unique_starts()[0] < len(rec["rgb"])).sum())
                   for rec, r in zip(read_tfrecord(path), iter_segment_ratings(path)))
     assert metrics["num_videos"] == windows and 0.0 <= metrics["gap"] <= 1.0
+    assert 0.0 <= metrics["segment_map"] <= 1.0
     start = load_params(tiny["weights"])
     tuned = load_params(str(out / "AttentionCluster_segment_demo_epoch_00001.pdparams"))
     assert start.keys() == tuned.keys()
