@@ -142,3 +142,15 @@ def test_files_without_segment_ratings_are_refused_in_one_line(tiny, tmp_path):
     assert r.stderr.splitlines() == [
         f"error: {pattern}: no rated segment in 1 file(s) (3 records, none with segment_labels, segment_start_times, "
         "segment_scores); the segment dataset reads segment-rated files such as YouTube-8M's 3/frame/validate"]
+
+
+def test_multi_hot_step_in_the_segment_pipeline_is_refused_with_one_line(tiny):
+    """Segment labels are per-class ratings; MultiHotLabels would read them as class indices (silently making
+    classes 0 and 1 the positives), so the dataset refuses the step before anything trains."""
+    out = tiny["base"] / "multi_hot"
+    r = run_main([*_segment_args(tiny, out), "-o", "PIPELINE.train=[{name: MultiHotLabels}]"], timeout=TIMEOUT)
+    assert r.returncode == 2, (r.returncode, r.stderr[-3000:])
+    assert r.stderr.splitlines() == [
+        "error: pipeline step MultiHotLabels turns class-index labels into a multi-hot vector, but a segment "
+        "example's labels are already one rating per class; remove it from the segment dataset's PIPELINE"]
+    assert not (out / "AttentionCluster_segment_demo_epoch_00001.pdparams").exists()

@@ -88,7 +88,8 @@ class YouTube8MSegmentDataset(ShardedVideoDataset):
 
     Raises:
         FileNotFoundError: the pattern matches no file.
-        ValueError: ``num_classes``, ``segment_size`` or ``max_frames`` below 1.
+        ValueError: ``num_classes``, ``segment_size`` or ``max_frames`` below 1, or a pipeline step that converts
+            class-index labels (``uses_labels``, e.g. ``MultiHotLabels``): segment labels are rating vectors.
         CorruptRecordError / SegmentLabelError / RecordTypeError / DataReadError: while indexing or reading,
             naming the file, record, byte offset and (for segment lists) the key.
     """
@@ -102,6 +103,11 @@ class YouTube8MSegmentDataset(ShardedVideoDataset):
                  id_key: str | None = None, shuffle: bool = False, shuffle_buffer: PositiveInt = 1024,
                  seed: int = 0, skip_corrupt: bool = False) -> None:
         super().__init__(pipeline, feature_names, feature_dims, shuffle, shuffle_buffer, seed, 0, skip_corrupt)
+        label_steps = [type(step).__name__ for step in self.pipeline.steps if getattr(step, "uses_labels", False)]
+        if label_steps:
+            raise ValueError(f"pipeline step {', '.join(label_steps)} turns class-index labels into a multi-hot "
+                             "vector, but a segment example's labels are already one rating per class; remove it "
+                             "from the segment dataset's PIPELINE")
         for name, value in (("num_classes", num_classes), ("segment_size", segment_size), ("max_frames", max_frames)):
             if int(value) < 1:
                 raise ValueError(f"{name} must be >= 1, got {value}")
