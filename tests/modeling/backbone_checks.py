@@ -16,6 +16,33 @@ def random_batch(rng: np.random.Generator, dims: Sequence[int], lengths: Sequenc
     return feats, np.asarray(lengths, np.int64)
 
 
+def repadded(rng: np.random.Generator, feats: Sequence[np.ndarray], lengths: np.ndarray,
+             pad_to: int) -> list[np.ndarray]:
+    """``feats`` padded to ``pad_to`` frames instead, with other random codes in the padding: the same valid
+    frames of each video (its first ``lengths[b]``), so a padding-invariant backbone gives the same output."""
+    longer, _ = random_batch(rng, [f.shape[2] for f in feats], lengths, pad_to)
+    for f, g in zip(feats, longer):
+        for b, n in enumerate(lengths):
+            g[b, :n] = f[b, :n]
+    return longer
+
+
+def np_hidden_and_gating(model: paddle.nn.Layer, parts: Sequence[np.ndarray]) -> np.ndarray:
+    """The NetVLAD family's tail in float64 for one video (Miech et al., arXiv 1706.06905): the per-modality
+    pooled vectors ``parts`` concatenated, the hidden FC, then context gating ``h * sigmoid(BN(W_g h))`` with
+    the batch norm's running statistics (eval mode); without gating, the hidden FC's output."""
+    h = np.concatenate(parts) @ _np64(model.hidden.weight) + _np64(model.hidden.bias)
+    if model.gating is None:
+        return h
+    g, bn = h @ _np64(model.gating.fc.weight), model.gating.bn
+    g = (g - _np64(bn._mean)) / np.sqrt(_np64(bn._variance) + bn._epsilon) * _np64(bn.weight) + _np64(bn.bias)
+    return h / (1.0 + np.exp(-g))
+
+
+def _np64(t: paddle.Tensor) -> np.ndarray:
+    return t.numpy().astype(np.float64)
+
+
 def run_backbone(model: paddle.nn.Layer, feats: Sequence[np.ndarray], lengths: np.ndarray) -> np.ndarray:
     """The backbone's float32 ``[B, out_channels]`` output without gradients."""
     with paddle.no_grad():

@@ -12,7 +12,7 @@ import pytest
 
 from paddlevideo.modeling import build_model
 from paddlevideo.modeling.backbones.dbof import DBoF
-from tests.modeling.backbone_checks import assert_export_matches_eager, random_batch, run_backbone
+from tests.modeling.backbone_checks import assert_export_matches_eager, random_batch, repadded, run_backbone
 
 DEQ_SCALE, DEQ_BIAS = 4.0 / 255.0, 4.0 / 512.0 - 2.0
 DIMS = [10, 6]
@@ -85,11 +85,7 @@ def test_padding_does_not_change_the_output(pooling):
     rng = np.random.default_rng(3)
     m = _backbone(pooling=pooling)
     feats, lengths = random_batch(rng, DIMS, [7, 1, 4], 7)
-    # other random codes in the padding, 8 more frames
-    longer, _ = random_batch(rng, DIMS, [7, 1, 4], 15)
-    for f, g in zip(feats, longer):
-        for b, n in enumerate(lengths):
-            g[b, :n] = f[b, :n]
+    longer = repadded(rng, feats, lengths, 15)           # other random codes in the padding, 8 more frames
     np.testing.assert_allclose(run_backbone(m, longer, lengths), run_backbone(m, feats, lengths), rtol=0, atol=1e-6)
 
 

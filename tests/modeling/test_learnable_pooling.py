@@ -16,7 +16,13 @@ import pytest
 from paddlevideo.modeling import build_model
 from paddlevideo.modeling.backbones.learnable_pooling import NetFV, SoftDBoW
 from paddlevideo.utils.config import load_config
-from tests.modeling.backbone_checks import assert_export_matches_eager, random_batch, run_backbone
+from tests.modeling.backbone_checks import (
+    assert_export_matches_eager,
+    np_hidden_and_gating,
+    random_batch,
+    repadded,
+    run_backbone,
+)
 from tests.tasks.tiny_setup import ROOT
 
 DEQ_SCALE, DEQ_BIAS = 4.0 / 255.0, 4.0 / 512.0 - 2.0
@@ -62,12 +68,7 @@ def np_softdbow(pool, x: np.ndarray) -> np.ndarray:
 def np_model(m, pooling, codes: list[np.ndarray], length: int) -> np.ndarray:
     """The whole backbone for one video: ``codes`` uint8 [T, D_m] per modality, the first ``length`` frames valid."""
     parts = [pooling(pool, q[:length].astype(np.float64) * DEQ_SCALE + DEQ_BIAS) for pool, q in zip(m.vlads, codes)]
-    h = np.concatenate(parts) @ _np(m.hidden.weight) + _np(m.hidden.bias)
-    if m.gating is None:
-        return h
-    g, bn = h @ _np(m.gating.fc.weight), m.gating.bn
-    g = (g - _np(bn._mean)) / np.sqrt(_np(bn._variance) + bn._epsilon) * _np(bn.weight) + _np(bn.bias)
-    return h / (1.0 + np.exp(-g))
+    return np_hidden_and_gating(m, parts)
 
 
 def _backbone(cls, **kw):
@@ -120,10 +121,7 @@ def test_padding_does_not_change_the_output(cls):
     rng = np.random.default_rng(3)
     m = _backbone(cls)
     feats, lengths = random_batch(rng, DIMS, [7, 1, 4], 7)
-    longer, _ = random_batch(rng, DIMS, [7, 1, 4], 15)           # other random codes in the padding, 8 more frames
-    for f, g in zip(feats, longer):
-        for b, n in enumerate(lengths):
-            g[b, :n] = f[b, :n]
+    longer = repadded(rng, feats, lengths, 15)           # other random codes in the padding, 8 more frames
     np.testing.assert_allclose(run_backbone(m, longer, lengths), run_backbone(m, feats, lengths), rtol=0, atol=1e-6)
     alone = run_backbone(m, [f[1:2, :1] for f in feats], lengths[1:2])
     np.testing.assert_allclose(alone[0], run_backbone(m, feats, lengths)[1], rtol=0, atol=1e-6)

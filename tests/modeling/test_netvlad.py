@@ -12,7 +12,13 @@ import pytest
 
 from paddlevideo.modeling import build_model
 from paddlevideo.modeling.backbones.netvlad import NetVLAD
-from tests.modeling.backbone_checks import assert_export_matches_eager, random_batch, run_backbone
+from tests.modeling.backbone_checks import (
+    assert_export_matches_eager,
+    np_hidden_and_gating,
+    random_batch,
+    repadded,
+    run_backbone,
+)
 
 DEQ_SCALE, DEQ_BIAS = 4.0 / 255.0, 4.0 / 512.0 - 2.0
 DIMS = [10, 6]
@@ -38,12 +44,7 @@ def np_netvlad(m: NetVLAD, codes: list[np.ndarray], length: int) -> np.ndarray:
             v[k] /= np.linalg.norm(v[k])
         v = v.reshape(-1)
         parts.append(v / np.linalg.norm(v))
-    h = np.concatenate(parts) @ _np(m.hidden.weight) + _np(m.hidden.bias)
-    if m.gating is None:
-        return h
-    g, bn = h @ _np(m.gating.fc.weight), m.gating.bn
-    g = (g - _np(bn._mean)) / np.sqrt(_np(bn._variance) + bn._epsilon) * _np(bn.weight) + _np(bn.bias)
-    return h / (1.0 + np.exp(-g))
+    return np_hidden_and_gating(m, parts)
 
 
 def _backbone(**kw) -> NetVLAD:
@@ -85,11 +86,7 @@ def test_padding_does_not_change_the_output():
     rng = np.random.default_rng(3)
     m = _backbone()
     feats, lengths = random_batch(rng, DIMS, [7, 1, 4], 7)
-    # other random codes in the padding, 8 more frames
-    longer, _ = random_batch(rng, DIMS, [7, 1, 4], 15)
-    for f, g in zip(feats, longer):
-        for b, n in enumerate(lengths):
-            g[b, :n] = f[b, :n]
+    longer = repadded(rng, feats, lengths, 15)           # other random codes in the padding, 8 more frames
     np.testing.assert_allclose(run_backbone(m, longer, lengths), run_backbone(m, feats, lengths), rtol=0, atol=1e-6)
     alone = run_backbone(m, [f[1:2, :1] for f in feats], lengths[1:2])               # the 1-frame video without padding
     np.testing.assert_allclose(alone[0], run_backbone(m, feats, lengths)[1], rtol=0, atol=1e-6)
