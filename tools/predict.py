@@ -35,9 +35,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import TYPE_CHECKING
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from paddlevideo.inference.cli import str2bool  # noqa: E402  (imports nothing heavy)
+
+if TYPE_CHECKING:
+    from paddlevideo.inference.predictor import Predictor
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -76,6 +80,22 @@ def parse_args(argv=None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+
+def _predictor(args: argparse.Namespace, model_file: str, params_file: str, meta: dict,
+               max_frames: int) -> Predictor:
+    """The Paddle Inference predictor from the command-line options (device, TensorRT, precision, threads),
+    sized for ``--batch_size`` videos of at most ``max_frames`` frames."""
+    import paddle
+
+    from paddlevideo.inference.predictor import InferenceOptions, Predictor
+
+    use_gpu = paddle.is_compiled_with_cuda() if args.use_gpu is None else args.use_gpu
+    options = InferenceOptions(use_gpu=use_gpu, gpu_mem=args.gpu_mem, gpu_id=args.gpu_id,
+                               use_tensorrt=args.use_tensorrt, precision=args.precision,
+                               enable_mkldnn=args.enable_mkldnn, cpu_threads=args.cpu_threads,
+                               max_batch_size=args.batch_size, max_frames=max_frames, verbose=args.verbose)
+    return Predictor(model_file, params_file, options, meta)
+
 def _paths(args: argparse.Namespace):
     model_file = args.model_file
     if model_file is None:
@@ -107,11 +127,9 @@ def _predict(args: argparse.Namespace) -> int:
         return _predict_segments(args)
     if args.top_k is None:
         args.top_k = 5
-    import paddle
 
     from paddlevideo.inference.export import read_inference_meta
     from paddlevideo.inference.inputs import Skipped, iter_input_items
-    from paddlevideo.inference.predictor import InferenceOptions, Predictor
     from paddlevideo.inference.results import load_label_names
     from paddlevideo.inference.results_file import ResultsFile
     from paddlevideo.inference.runner import StageTimer, predict_stream
@@ -129,12 +147,7 @@ def _predict(args: argparse.Namespace) -> int:
             print(f"warning: --config is model {name!r} but {model_file} was exported from {meta['model_name']!r}; "
                   "using the exported description", file=sys.stderr)
     max_frames = args.max_frames or int(meta["max_frames"])
-    use_gpu = paddle.is_compiled_with_cuda() if args.use_gpu is None else args.use_gpu
-    options = InferenceOptions(use_gpu=use_gpu, gpu_mem=args.gpu_mem, gpu_id=args.gpu_id,
-                               use_tensorrt=args.use_tensorrt, precision=args.precision,
-                               enable_mkldnn=args.enable_mkldnn, cpu_threads=args.cpu_threads,
-                               max_batch_size=args.batch_size, max_frames=max_frames, verbose=args.verbose)
-    predictor = Predictor(model_file, params_file, options, meta)
+    predictor = _predictor(args, model_file, params_file, meta, max_frames)
     labels = load_label_names(args.label_file) if args.label_file else None
     timer = StageTimer()
     items = iter_input_items(args.input_file, meta["feature_names"], meta["feature_dims"])
@@ -212,12 +225,10 @@ def _check_writable(path: str) -> None:
 
 def _predict_segments(args: argparse.Namespace) -> int:
     """Segment mode: every 5-frame window scored, the Kaggle CSV written to ``--output``."""
-    import paddle
     from tqdm import tqdm
 
     from paddlevideo.inference.export import read_inference_meta
     from paddlevideo.inference.inputs import Skipped, iter_input_items
-    from paddlevideo.inference.predictor import InferenceOptions, Predictor
     from paddlevideo.inference.runner import StageTimer
     from paddlevideo.inference.segment_predict import predict_segments
     from paddlevideo.inference.segment_submission import SegmentSubmissionWriter
@@ -237,12 +248,7 @@ def _predict_segments(args: argparse.Namespace) -> int:
     classes = None if args.segment_label_ids == "all" else load_segment_label_ids(args.segment_label_ids, num_classes)
     _check_writable(args.output)
     segment_size, max_frames = 5, args.max_frames or 300
-    use_gpu = paddle.is_compiled_with_cuda() if args.use_gpu is None else args.use_gpu
-    options = InferenceOptions(use_gpu=use_gpu, gpu_mem=args.gpu_mem, gpu_id=args.gpu_id,
-                               use_tensorrt=args.use_tensorrt, precision=args.precision,
-                               enable_mkldnn=args.enable_mkldnn, cpu_threads=args.cpu_threads,
-                               max_batch_size=args.batch_size, max_frames=segment_size, verbose=args.verbose)
-    predictor = Predictor(model_file, params_file, options, meta)
+    predictor = _predictor(args, model_file, params_file, meta, segment_size)
     writer = SegmentSubmissionWriter(num_classes, top_k=args.segment_max_pred, per_segment_top_k=top_k,
                                      classes=classes)
     skipped = []
